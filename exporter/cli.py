@@ -1,0 +1,135 @@
+"""Command line: Prometheus-style flags, config check, demo mode, signal handling."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from exporter import __version__, logs
+
+log = logging.getLogger("exporter")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tencent-live-exporter",
+        description="Prometheus exporter for Tencent Cloud CSS (live) stream state.",
+    )
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="config.yaml",
+        help="Path to the configuration file (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=":9879",
+        help="Address to listen on for metrics and the web interface (default: %(default)s).",
+    )
+    p.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="Validate the configuration file, print a summary and exit (0 valid, 1 invalid).",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="Run against a built-in CSS simulator with a demo scenario instead of Tencent Cloud.",
+    )
+    p.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=logs.LEVELS,
+        default="info",
+        help="Only log messages with the given severity or above (default: %(default)s).",
+    )
+    p.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=("logfmt", "json"),
+        default="logfmt",
+        help="Output format of log messages (default: %(default)s).",
+    )
+    p.add_argument("--version", action="store_true", help="Show version and exit.")
+    return p
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"tencent-live-exporter: {logs.redact(message)}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        print(f"tencent-live-exporter, version {__version__} (python {platform.python_version()})")
+        return 0
+
+    # Imported late: --version and --help stay instant and work even with a broken install.
+    from exporter.config import ConfigError, load_config, summarize
+
+    if args.config_check:
+        try:
+            config = load_config(args.config_file)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return 1
+        print(summarize(config))
+        print(f"{args.config_file}: configuration is valid")
+        return 0
+
+    logs.setup(args.log_level, args.log_format)
+    from exporter.app import App
+    from exporter.web import parse_listen_address
+
+    try:
+        parse_listen_address(args.listen_address)
+    except ValueError as exc:
+        return _fail(f"--web.listen-address: {exc}")
+
+    sim = None
+    if args.demo:
+        from exporter.demo import start_demo
+
+        sim, config = start_demo()
+        log.info("demo mode: polling the built-in CSS simulator at %s", sim.url)
+    else:
+        try:
+            config = load_config(args.config_file)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return 1
+
+    try:
+        app = App(config, args.listen_address)
+    except OSError as exc:
+        if sim is not None:
+            sim.stop()
+        return _fail(f"cannot listen on {args.listen_address}: {exc.strerror or exc}")
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("starting tencent-live-exporter %s", __version__)
+    app.start()
+    stop.wait()
+    app.stop()
+    if sim is not None:
+        sim.stop()
+    log.info("stopped")
+    return 0
