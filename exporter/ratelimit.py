@@ -8,14 +8,18 @@ catch) with a small safety margin, and adapts: it halves its rate when the API s
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 # Spacing is this much wider than 1/rate so that scheduling jitter between taking a slot and the
 # request reaching Tencent does not push a full-budget second over the limit.
-SAFETY_MARGIN = 0.02
-DECREASE_FACTOR = 0.5
+SAFETY_MARGIN = 0.03
+# Gentler than TCP's halving: a lone throttled answer at the edge of the budget should not cost
+# a quarter of the throughput for the next half minute; repeated ones still cut fast (0.7^3).
+DECREASE_FACTOR = 0.7
 # After a decrease, throttling answers already in flight must not halve the rate again.
 DECREASE_COOLDOWN = 1.0
 # Full rate is regained in about this many seconds after the API stops throttling.
@@ -64,8 +68,32 @@ class Pacer:
         self.rate = min(self.rate, max_rate)
 
 
+class SlidingWindow:
+    """At most ``limit`` sends in any window of ``length`` seconds, the way the API counts.
+
+    The pacer spaces slots evenly, but threads reach the network a little late by varying
+    amounts, which bunches real sends; this check runs on the actual send time.
+    """
+
+    def __init__(self, limit: int, length: float = 1.0) -> None:
+        self.limit = max(1, limit)
+        self.length = length
+        self._sends: deque[float] = deque()
+
+    def delay(self, now: float) -> float:
+        """Seconds until a send at ``now`` would fit; 0 when it fits now."""
+        while self._sends and self._sends[0] <= now - self.length:
+            self._sends.popleft()
+        if len(self._sends) < self.limit:
+            return 0.0
+        return self._sends[0] + self.length - now
+
+    def record(self, now: float) -> None:
+        self._sends.append(now)
+
+
 class RateLimiter:
-    """Thread-safe blocking wrapper around :class:`Pacer`."""
+    """Thread-safe blocking wrapper around :class:`Pacer` and :class:`SlidingWindow`."""
 
     def __init__(
         self,
@@ -76,6 +104,9 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._pacer = Pacer(max_rate, clock())
+        # The same margin as the pacer's spacing, applied to any one second of real sends: a
+        # stall followed by a catch-up then still leaves the API's window room for jitter.
+        self._window = SlidingWindow(math.floor(max_rate / (1.0 + SAFETY_MARGIN)))
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
 
@@ -96,6 +127,15 @@ class RateLimiter:
         delay = slot - self._clock()
         if delay > 0 and self._sleep(delay):
             return False
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._window.delay(now)
+                if wait <= 0:
+                    self._window.record(now)
+                    break
+            if self._sleep(wait):
+                return False
         return not self._stop.is_set()
 
     def throttled(self) -> None:

@@ -9,11 +9,13 @@ import pytest
 from exporter.model import StreamKey
 from exporter.ratelimit import (
     DECREASE_COOLDOWN,
+    DECREASE_FACTOR,
     RECOVERY_SECONDS,
     SAFETY_MARGIN,
     Backoff,
     Pacer,
     RateLimiter,
+    SlidingWindow,
 )
 from exporter.schedule import default_workers, due_between, phase_fraction, phases, stretch_factor
 
@@ -44,19 +46,20 @@ def test_pacer_has_no_burst_after_idle() -> None:
     assert first[1] - first[0] == pytest.approx((1 + SAFETY_MARGIN) / 10)
 
 
-def test_aimd_halves_once_per_cooldown_and_recovers() -> None:
+def test_aimd_decreases_once_per_cooldown_and_recovers() -> None:
     pacer = Pacer(100, now=0.0)
     pacer.throttled(10.0)
-    pacer.throttled(10.0 + DECREASE_COOLDOWN / 2)  # same burst: no second halving
-    assert pacer.rate == 50
+    pacer.throttled(10.0 + DECREASE_COOLDOWN / 2)  # same burst: no second decrease
+    assert pacer.rate == pytest.approx(100 * DECREASE_FACTOR)
     pacer.throttled(10.0 + DECREASE_COOLDOWN)
-    assert pacer.rate == 25
-    # Additive recovery once the cooldown is over: half-way after RECOVERY_SECONDS * 0.25...
+    low = 100 * DECREASE_FACTOR**2
+    assert pacer.rate == pytest.approx(low)
+    # Additive recovery once the cooldown is over, linear at max_rate / RECOVERY_SECONDS...
     recovery_start = 10.0 + 2 * DECREASE_COOLDOWN
-    pacer.reserve(recovery_start + RECOVERY_SECONDS * 0.25)
-    assert pacer.rate == pytest.approx(50)
-    # ...and back to the full rate RECOVERY_SECONDS * 0.75 after it began.
-    t = recovery_start + RECOVERY_SECONDS * 0.75
+    pacer.reserve(recovery_start + RECOVERY_SECONDS * 0.1)
+    assert pacer.rate == pytest.approx(low + 10)
+    # ...until back at the full rate, never above it.
+    t = recovery_start + RECOVERY_SECONDS * (100 - low) / 100
     pacer.reserve(t)
     assert pacer.rate == pytest.approx(100)
     pacer.reserve(t + 1000)
@@ -65,7 +68,7 @@ def test_aimd_halves_once_per_cooldown_and_recovers() -> None:
 
 def test_aimd_floor() -> None:
     pacer = Pacer(4, now=0.0)
-    for i in range(10):
+    for i in range(20):
         pacer.throttled(i * 2.0)
     assert pacer.rate == 1.0
 
@@ -82,9 +85,46 @@ def test_rate_limiter_sleeps_until_slot_with_fake_clock() -> None:
     lim = RateLimiter(5, clock=lambda: now[0], sleep=sleep)
     for _ in range(5):
         assert lim.acquire()
-    assert slept == pytest.approx([(1 + SAFETY_MARGIN) / 5] * 4)
+    gap = (1 + SAFETY_MARGIN) / 5
+    # Four paced sleeps; the fifth call would be the fifth in one second, over the window's
+    # floor(5 / 1.03) = 4, so it also waits for the first to age out.
+    assert slept == pytest.approx([gap] * 4 + [1.0 - 4 * gap])
     lim.close()
     assert not lim.acquire()
+
+
+def test_sliding_window_absorbs_bunched_sends() -> None:
+    w = SlidingWindow(3, length=1.0)
+    for t in (0.0, 0.01, 0.02):
+        assert w.delay(t) == 0
+        w.record(t)
+    assert w.delay(0.5) == pytest.approx(0.5)  # a fourth send waits for the first to age out
+    assert w.delay(0.995) == pytest.approx(0.005)
+    assert w.delay(1.0) == 0  # the send at 0.0 has left the window
+
+
+def test_rate_limiter_window_holds_late_slots_back() -> None:
+    """Slots taken on time but sent late bunch up; the window keeps every second clean."""
+    now = [0.0]
+    overshoot = [0.0, 0.6]  # the first sleeper wakes up 600 ms late
+
+    def sleep(d: float) -> bool:
+        now[0] += d + (overshoot.pop() if overshoot else 0.0)
+        return False
+
+    lim = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
+    limit = math.floor(4 / (1 + SAFETY_MARGIN))
+    gap = (1 + SAFETY_MARGIN) / 4
+    sends = []
+    for _ in range(8):
+        assert lim.acquire()
+        sends.append(now[0])
+    # Slot 1 went out late; slots 2 and 3 were due by then, so the pacer alone would have
+    # sent them at once: four calls within one second.
+    assert sends[1] == pytest.approx(gap + 0.6)
+    pacer_only = [0.0, gap + 0.6, gap + 0.6, gap + 0.6]
+    assert sends_in_window(pacer_only) == 4
+    assert sends_in_window(sends) <= limit == 3
 
 
 def test_backoff_probe_cycle() -> None:
@@ -150,3 +190,32 @@ def test_stretch_and_workers() -> None:
     assert default_workers(300) == 75
     assert default_workers(1) == 4
     assert default_workers(10_000) == 128
+
+
+def test_plan_stretches_intervals_that_do_not_fit_the_budget() -> None:
+    from exporter.app import plan
+    from exporter.config import parse_config
+
+    streams = "\n".join(f"      - s{i}" for i in range(1000))
+    config = parse_config(
+        f"""
+accounts:
+  - name: a
+    budget: 50
+targets:
+  - domain: d.example.com
+    interval: 10s
+    streams:
+{streams}
+  - domain: e.example.com
+    interval: 1m
+    streams: [x, y]
+"""
+    )
+    p = plan(config)
+    # 1000/10 + 2/60 calls/s against a budget of 50: every interval of the account doubles.
+    factor = (1000 / 10 + 2 / 60) / 50
+    assert p.stretch == {"a": pytest.approx(factor)}
+    assert [t.interval for t in p.plans] == pytest.approx([10 * factor, 60 * factor])
+    assert [t.configured_interval for t in p.plans] == [10, 60]
+    assert p.plans[0].stale_after == pytest.approx(30 * factor)
