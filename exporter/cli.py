@@ -10,8 +10,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from exporter import __version__, logs
+
+if TYPE_CHECKING:
+    from exporter.config import Config
 
 log = logging.getLogger("exporter")
 
@@ -67,6 +71,18 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
+def _load_config(path: str) -> Config | None:
+    """The config, or None after printing its problems one per line."""
+    from exporter.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
@@ -74,14 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     # Imported late: --version and --help stay instant and work even with a broken install.
-    from exporter.config import ConfigError, load_config, summarize
+    from exporter.config import summarize
 
     if args.config_check:
-        try:
-            config = load_config(args.config_file)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
+        config = _load_config(args.config_file)
+        if config is None:
             return 1
         print(summarize(config))
         print(f"{args.config_file}: configuration is valid")
@@ -103,12 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sim, config = start_demo()
         log.info("demo mode: polling the built-in CSS simulator at %s", sim.url)
     else:
-        try:
-            config = load_config(args.config_file)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
+        loaded = _load_config(args.config_file)
+        if loaded is None:
             return 1
+        config = loaded
 
     try:
         app = App(config, args.listen_address)
