@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from exporter import cssapi, logs
+from exporter import logs
 from exporter.client import ClientSettings, CssClient
 from exporter.config import Account, Config, Target
 from exporter.exposition import Exposition, LabelPairs
@@ -176,6 +176,3 @@ class App:
     def stop(self) -> None:
         self.poller.stop()
         self.web.stop()
-
-
-__all__ = ["App", "Plan", "cssapi", "plan"]
