@@ -2,7 +2,7 @@
 
 Tencent's limits are per account and counted over a sliding one-second window that the
 customer's own services share. So the pacer spaces calls evenly (no bursts that a window could
-catch) with a small safety margin, and adapts: it halves its rate when the API says
+catch) with a small safety margin, and adapts: it cuts its rate when the API says
 ``RequestLimitExceeded`` and creeps back up while the API stays quiet (AIMD).
 """
 
@@ -20,7 +20,7 @@ SAFETY_MARGIN = 0.03
 # Gentler than TCP's halving: a lone throttled answer at the edge of the budget should not cost
 # a quarter of the throughput for the next half minute; repeated ones still cut fast (0.7^3).
 DECREASE_FACTOR = 0.7
-# After a decrease, throttling answers already in flight must not halve the rate again.
+# After a decrease, throttling answers already in flight must not cut the rate again.
 DECREASE_COOLDOWN = 1.0
 # Full rate is regained in about this many seconds after the API stops throttling.
 RECOVERY_SECONDS = 60.0
@@ -46,6 +46,11 @@ class Pacer:
             step = self.max_rate / RECOVERY_SECONDS * (now - start)
             self.rate = min(self.max_rate, self.rate + step)
         self._last_adjust = max(self._last_adjust, now)
+
+    def current_rate(self, now: float) -> float:
+        """The allowed rate at ``now``, with any recovery since the last call applied."""
+        self._recover(now)
+        return self.rate
 
     def reserve(self, now: float) -> float:
         """Take the next slot; returns the time at which the caller may send."""
@@ -113,8 +118,7 @@ class RateLimiter:
     @property
     def rate(self) -> float:
         with self._lock:
-            self._pacer._recover(self._clock())
-            return self._pacer.rate
+            return self._pacer.current_rate(self._clock())
 
     @property
     def max_rate(self) -> float:

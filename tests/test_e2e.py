@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -204,8 +205,6 @@ def test_golden_end_to_end_exposition(sim: Simulator, tmp_path: Path) -> None:
         raw = exp.get("/metrics")[1].decode()
     parse_samples(raw)
     got = normalize(raw)
-    import os
-
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN_E2E.write_text(got)
     assert got == GOLDEN_E2E.read_text()

@@ -7,9 +7,11 @@ import threading
 import time
 from typing import Any
 
+import pytest
 import requests
 from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.credential import Credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
@@ -94,3 +96,10 @@ def error_code(response: requests.Response) -> str:
     assert response.headers["Content-Type"] == "application/json"
     code: str = response.json()["Response"]["Error"]["Code"]
     return code
+
+
+def sdk_code(call: Any) -> str:
+    """The error code the official SDK raises for ``call``; fails the test if it succeeds."""
+    with pytest.raises(TencentCloudSDKException) as info:
+        call()
+    return str(info.value.code)

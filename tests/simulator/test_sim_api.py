@@ -22,6 +22,7 @@ from .support import (
     FakeClock,
     client,
     error_code,
+    sdk_code,
     signed_post,
 )
 
@@ -52,12 +53,6 @@ def deserialize_strict(model: AbstractModel, response: dict[str, Any]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model._deserialize(response)
-
-
-def sdk_code(call: Any) -> str:
-    with pytest.raises(TencentCloudSDKException) as info:
-        call()
-    return str(info.value.code)
 
 
 def test_state_for_each_state(make_sim: SimFactory) -> None:

@@ -13,16 +13,10 @@ from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator import FaultConfig, Faults
 
 from .conftest import SimFactory
-from .support import DOMAIN, FakeClock, client
+from .support import DOMAIN, FakeClock, client, sdk_code
 
 WORLD: dict[str, Any] = {"streams": [{"domain": DOMAIN, "stream": "on", "state": "active"}]}
 PARAMS = {"DomainName": DOMAIN, "AppName": "live", "StreamName": "on"}
-
-
-def sdk_code(call: Any) -> str:
-    with pytest.raises(TencentCloudSDKException) as info:
-        call()
-    return str(info.value.code)
 
 
 def test_latency(make_sim: SimFactory) -> None:
