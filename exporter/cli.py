@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import os
 import platform
 import signal
 import sys
@@ -16,6 +18,7 @@ from exporter import __version__, logs
 
 if TYPE_CHECKING:
     from exporter.config import Config
+    from exporter.webconfig import WebConfig
 
 log = logging.getLogger("exporter")
 
@@ -36,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="listen_address",
         default=":9879",
         help="Address to listen on for metrics and the web interface (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=None,
+        help="Path to a web config file (Prometheus exporter-toolkit format) that enables TLS"
+        " and/or basic authentication (default: none).",
     )
     p.add_argument(
         "--config.check",
@@ -62,6 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="logfmt",
         help="Output format of log messages (default: %(default)s).",
     )
+    p.add_argument(
+        "--shard.count",
+        dest="shard_count",
+        type=int,
+        default=1,
+        help="Split the streams (and discovering targets) over this many exporter processes, "
+        "each spending 1/count of every account's budget (default: %(default)s).",
+    )
+    p.add_argument(
+        "--shard.index",
+        dest="shard_index",
+        type=int,
+        default=None,
+        help="This process's shard, 0 to count-1. Default: the ordinal at the end of the "
+        "HOSTNAME environment variable (a StatefulSet pod name such as exporter-2).",
+    )
     p.add_argument("--version", action="store_true", help="Show version and exit.")
     return p
 
@@ -83,6 +109,20 @@ def _load_config(path: str) -> Config | None:
         return None
 
 
+def _load_web_config(path: str | None) -> tuple[bool, WebConfig | None]:
+    """(ok, web config): (True, None) without a file; (False, None) after printing problems."""
+    if path is None:
+        return True, None
+    from exporter.webconfig import WebConfigError, load_web_config
+
+    try:
+        return True, load_web_config(path)
+    except WebConfigError as exc:
+        for problem in exc.problems:
+            print(logs.redact(problem), file=sys.stderr)
+        return False, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
@@ -90,14 +130,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     # Imported late: --version and --help stay instant and work even with a broken install.
-    from exporter.config import summarize
+    from exporter.config import load_config, summarize
 
     if args.config_check:
         config = _load_config(args.config_file)
-        if config is None:
+        web_ok, web_config = _load_web_config(args.web_config_file)
+        if config is None or not web_ok:
             return 1
         print(summarize(config))
         print(f"{args.config_file}: configuration is valid")
+        if web_config is not None:
+            print(f"{args.web_config_file}: web config is valid: {web_config.describe()}")
         return 0
 
     logs.setup(args.log_level, args.log_format)
@@ -108,6 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parse_listen_address(args.listen_address)
     except ValueError as exc:
         return _fail(f"--web.listen-address: {exc}")
+
+    web_ok, web_config = _load_web_config(args.web_config_file)
+    if not web_ok:
+        return 1
+    from exporter.sharding import Shard
+
+    try:
+        shard = Shard.resolve(args.shard_index, args.shard_count, os.environ.get("HOSTNAME"))
+    except ValueError as exc:
+        return _fail(f"--shard.index/--shard.count: {exc}")
 
     sim = None
     if args.demo:
@@ -121,8 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         config = loaded
 
+    loader = None if args.demo else functools.partial(load_config, args.config_file)
     try:
-        app = App(config, args.listen_address)
+        app = App(config, args.listen_address, web_config=web_config, shard=shard, loader=loader)
     except OSError as exc:
         if sim is not None:
             sim.stop()
@@ -134,10 +188,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop.set()
 
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        # Reload outside the signal handler: it takes locks the interrupted code may hold.
+        threading.Thread(target=app.reload, name="reload", daemon=True).start()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hup)
     log.info("starting tencent-live-exporter %s", __version__)
+    if shard.enabled:
+        log.info(
+            "shard %s: polling this shard's streams with 1/%d of each budget", shard, shard.count
+        )
     app.start()
+    if sim is not None and sim.callbacks is not None:
+        sim.set_callback_url(f"{app.web.scheme}://127.0.0.1:{app.web.port}{config.callbacks.path}")
     stop.wait()
     app.stop()
     if sim is not None:

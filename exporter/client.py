@@ -6,6 +6,7 @@ is told about every call (action, duration, error) and do their own accounting.
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 
 from exporter import __version__, cssapi
-from exporter.model import ApiError, ErrorClass, StreamKey, StreamState
+from exporter.model import ApiError, ErrorClass, PushInfo, StreamKey, StreamState
 
 # Transport-level codes, named like Tencent's so they share one label space.
 TIMEOUT = "Timeout"
@@ -113,6 +114,130 @@ def parse_stream_state(response: dict[str, Any]) -> StreamState:
     return StreamState(value)
 
 
+def _int(response: dict[str, Any], name: str) -> int:
+    value = response.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} missing or not a non-negative integer")
+    return value
+
+
+def _items(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = response.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError(f"{name} is not a list of objects")
+    return value
+
+
+def _str(item: dict[str, Any], name: str, required: bool = True) -> str:
+    value = item.get(name)
+    if isinstance(value, str) and (value or not required):
+        return value
+    if value is None and not required:
+        return ""
+    raise ValueError(f"{name} missing or not a string")
+
+
+def _num(item: dict[str, Any], name: str) -> float | None:
+    value = item.get(name)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a paged list answer."""
+
+    items: list[Any]
+    total: int
+    total_pages: int
+
+
+def parse_online_page(response: dict[str, Any]) -> Page:
+    """OnlineInfo as (domain, app, stream) tuples."""
+    items = [
+        (_str(i, "DomainName", required=False), _str(i, "AppName"), _str(i, "StreamName"))
+        for i in _items(response, "OnlineInfo")
+    ]
+    return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
+
+
+def parse_forbid_page(response: dict[str, Any]) -> Page:
+    """ForbidStreamList as (domain, app, stream) tuples (domain/app may be empty)."""
+    items = [
+        (
+            _str(i, "DomainName", required=False),
+            _str(i, "AppName", required=False),
+            _str(i, "StreamName"),
+        )
+        for i in _items(response, "ForbidStreamList")
+    ]
+    return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
+
+
+_BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def beijing_to_unix(text: str) -> float | None:
+    """BeginPushTime, "2019-02-01 00:00:00" in Beijing time, as Unix time."""
+    try:
+        parsed = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=_BEIJING).timestamp()
+
+
+def parse_resolution(text: str) -> tuple[float | None, float | None]:
+    width, sep, height = text.partition("*")
+    if sep and width.isdigit() and height.isdigit():
+        return float(width), float(height)
+    return None, None
+
+
+def parse_push_item(item: dict[str, Any]) -> tuple[str, str, PushInfo]:
+    """One DataInfoList entry as (app, stream, PushInfo)."""
+    resolution = _str(item, "Resolution", required=False)
+    width, height = parse_resolution(resolution)
+    sample_rate = item.get("AsampleRate")
+    info = PushInfo(
+        video_bitrate=_num(item, "VideoSpeed"),
+        audio_bitrate=_num(item, "AudioSpeed"),
+        video_fps=_num(item, "VideoFps"),
+        audio_fps=_num(item, "AudioFps"),
+        meta_video_bitrate=_num(item, "MetaVideoSpeed"),
+        meta_audio_bitrate=_num(item, "MetaAudioSpeed"),
+        meta_fps=_num(item, "MetaFps"),
+        width=width,
+        height=height,
+        begin_time=beijing_to_unix(_str(item, "BeginPushTime", required=False)),
+        video_codec=_str(item, "Vcodec", required=False),
+        audio_codec=_str(item, "Acodec", required=False),
+        resolution=resolution,
+        audio_sample_rate="" if sample_rate is None else str(sample_rate),
+        client_ip=_str(item, "ClientIp", required=False),
+        server_ip=_str(item, "ServerIp", required=False),
+    )
+    return _str(item, "AppName"), _str(item, "StreamName"), info
+
+
+def parse_push_page(response: dict[str, Any]) -> Page:
+    items = [parse_push_item(i) for i in _items(response, "DataInfoList")]
+    return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
+
+
+EMPTY_PAGE = Page([], 0, 0)
+# PushInfoList answers this when nothing is online: an empty list, not a fault.
+NOTHING_LIVE = "FailedOperation.HasNotLivingStream"
+
 T = TypeVar("T")
 
 CallHook = Callable[[str, float, "ApiError | None"], None]
@@ -180,6 +305,7 @@ class CssClient:
         action: str,
         params: dict[str, Any],
         parse: Callable[[dict[str, Any]], T] | None = None,
+        empty: T | None = None,
     ) -> T | dict[str, Any] | ApiError:
         """One API call; returns the parsed ``Response`` or the classified error. Never raises.
 
@@ -193,6 +319,8 @@ class CssClient:
             result = parse(response) if parse is not None else response
         except Exception as exc:  # every failure is data here: the caller decides what to do
             result = error_from_exception(exc)
+            if empty is not None and result.code == NOTHING_LIVE:
+                result = empty
         if self._on_call is not None:
             err = result if isinstance(result, ApiError) else None
             self._on_call(action, time.perf_counter() - start, err)
@@ -204,5 +332,23 @@ class CssClient:
             {"DomainName": key.domain, "AppName": key.app, "StreamName": key.stream},
             parse_stream_state,
         )
+        assert not isinstance(result, dict)
+        return result
+
+    def online_page(self, domain: str, app: str, page: int, size: int) -> Page | ApiError:
+        params = {"DomainName": domain, "AppName": app, "PageNum": page, "PageSize": size}
+        result = self.call(cssapi.ONLINE_LIST, params, parse_online_page)
+        assert not isinstance(result, dict)
+        return result
+
+    def push_page(self, domain: str, app: str, page: int, size: int) -> Page | ApiError:
+        params = {"PushDomain": domain, "AppName": app, "PageNum": page, "PageSize": size}
+        result = self.call(cssapi.PUSH_INFO_LIST, params, parse_push_page, empty=EMPTY_PAGE)
+        assert not isinstance(result, dict)
+        return result
+
+    def forbid_page(self, page: int, size: int) -> Page | ApiError:
+        params = {"PageNum": page, "PageSize": size}
+        result = self.call(cssapi.FORBID_LIST, params, parse_forbid_page)
         assert not isinstance(result, dict)
         return result

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -28,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS, STATE
+from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS
 from exporter.durations import format_duration, parse_duration
 
 __all__ = [
@@ -68,8 +69,13 @@ MIN_INTERVAL = 10.0
 MAX_INTERVAL = 3600.0
 MAX_TIMEOUT = 60.0
 MAX_WORKERS = 256
-MAX_BUDGET = float(DOCUMENTED_LIMITS[STATE])
 MAX_STREAM_NAME = 256
+MIN_ROUND_ADVISED = 60.0  # the docs advise calling the list APIs about once a minute
+MAX_PAGE_SIZE = 300_000  # the China site's OnlineList maximum; the international one is 100
+DEFAULT_BUDGET_FRACTION = 0.25
+DEFAULT_MAX_STREAMS = 20_000
+DEFAULT_CALLBACK_PATH = "/callbacks/live"
+MAX_API_LIMIT = 100_000
 
 _ACCOUNT_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -235,9 +241,13 @@ class Account(BaseModel):
     name: str
     credentials: Credentials = Field(default_factory=Credentials)
     endpoint: str = DEFAULT_ENDPOINT
-    budget: Annotated[float, BeforeValidator(_not_bool)] = 50.0
+    budget_fraction: Annotated[float, BeforeValidator(_not_bool)] = DEFAULT_BUDGET_FRACTION
+    api_limits: dict[str, Annotated[float, BeforeValidator(_not_bool)]] = Field(
+        default_factory=dict
+    )
     timeout: Duration = 5.0
     max_workers: Annotated[int | None, BeforeValidator(_not_bool)] = None
+    callback_keys: list[SecretStr] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -260,17 +270,47 @@ class Account(BaseModel):
             )
         return value
 
-    @field_validator("budget")
+    @field_validator("budget_fraction")
     @classmethod
-    def _possible_budget(cls, value: float) -> float:
+    def _possible_fraction(cls, value: float) -> float:
         # Written as a negated range so that NaN fails too.
-        if not 0 < value <= MAX_BUDGET:
+        if not 0 < value <= 1:
             raise _invalid(
-                f"impossible budget {{value}} (must be > 0 and <= {MAX_BUDGET:g} req/s,"
-                f" the documented {STATE} limit per account)",
+                "impossible budget_fraction {value} (must be > 0 and <= 1: the share of each"
+                " action's per-account limit this exporter may spend)",
                 f"{value:g}",
             )
         return value
+
+    @field_validator("api_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, float]) -> dict[str, float]:
+        for action, limit in value.items():
+            if action not in DOCUMENTED_LIMITS:
+                raise _invalid(
+                    "unknown action {value} (known: " + ", ".join(DOCUMENTED_LIMITS) + ")",
+                    _show(action),
+                )
+            if not 0 < limit <= MAX_API_LIMIT:
+                raise _invalid(
+                    "impossible limit {value} for "
+                    + action
+                    + f" (must be > 0 and <= {MAX_API_LIMIT} req/s)",
+                    f"{limit:g}",
+                )
+        return value
+
+    @field_validator("callback_keys")
+    @classmethod
+    def _usable_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if any(not key.get_secret_value() for key in value):
+            raise _invalid("callback keys must not be empty")
+        return value
+
+    def budget(self, action: str) -> float:
+        """Requests per second this exporter may spend on ``action`` for this account."""
+        limit = self.api_limits.get(action, float(DOCUMENTED_LIMITS[action]))
+        return limit * self.budget_fraction
 
     @field_validator("timeout")
     @classmethod
@@ -315,6 +355,7 @@ class StreamEntry(BaseModel):
     name: str
     labels: Labels = Field(default_factory=dict)
     expect_live: bool | None = None
+    down_after: Duration | None = None
 
     @field_validator("name")
     @classmethod
@@ -322,6 +363,13 @@ class StreamEntry(BaseModel):
         _check_token(value, "stream name")
         if len(value) > MAX_STREAM_NAME:
             raise _invalid(f"stream name must be at most {MAX_STREAM_NAME} characters")
+        return value
+
+    @field_validator("down_after")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise _invalid("must be greater than 0s")
         return value
 
 
@@ -333,10 +381,20 @@ class Target(BaseModel):
     account: str | None = None
     domain: str
     app: str = "live"
+    mode: Literal["auto", "state", "online_list"] = "auto"
     interval: Duration = 60.0
+    round_interval: Duration | None = None
     stale_after: Duration | None = None
     labels: Labels = Field(default_factory=dict)
-    streams: list[StreamEntry]
+    streams: list[StreamEntry] = Field(default_factory=list)
+    discover: bool | None = None
+    retention: Duration = 86400.0
+    max_streams: Annotated[int, BeforeValidator(_not_bool)] = DEFAULT_MAX_STREAMS
+    page_size: Annotated[int, BeforeValidator(_not_bool)] = 100
+    forbid_check_interval: Duration = 600.0
+    push_info: bool = True
+    push_info_ips: bool = False
+    down_after: Duration = 300.0
 
     @field_validator("domain")
     @classmethod
@@ -393,16 +451,85 @@ class Target(BaseModel):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
 
-    @field_validator("streams")
+    @field_validator("round_interval")
     @classmethod
-    def _some_streams(cls, value: list[StreamEntry]) -> list[StreamEntry]:
-        if not value:
-            raise _invalid("at least one stream is required")
+    def _sane_round(cls, value: float | None) -> float | None:
+        return None if value is None else cls._sane_interval(value)
+
+    @field_validator("max_streams")
+    @classmethod
+    def _sane_cap(cls, value: int) -> int:
+        if not 1 <= value <= 1_000_000:
+            raise _invalid("must be between 1 and 1000000, got {value}", str(value))
         return value
+
+    @field_validator("page_size")
+    @classmethod
+    def _sane_page(cls, value: int) -> int:
+        if not 1 <= value <= MAX_PAGE_SIZE:
+            raise _invalid(f"must be between 1 and {MAX_PAGE_SIZE}, got {{value}}", str(value))
+        return value
+
+    @field_validator("retention", "forbid_check_interval", "down_after")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise _invalid("must be greater than 0s")
+        return value
+
+    @model_validator(mode="after")
+    def _streams_or_discovery(self, info: ValidationInfo) -> Target:
+        # parse_config reports these at their own keys (see _target_problems); models built in
+        # code still get them here.
+        if info.context and info.context.get(_DEFER_CROSS_CHECKS):
+            return self
+        problems = _target_problems(self.model_dump(), ())
+        if problems:
+            raise ValueError("; ".join(f"{loc[-1]}: {msg}" for loc, msg in problems))
+        return self
+
+    @property
+    def discovers(self) -> bool:
+        """Track every stream seen online: the default for a target that lists no streams."""
+        return self.discover if self.discover is not None else not self.streams
+
+    @property
+    def effective_round_interval(self) -> float:
+        """Online-list rounds run at the advised pace unless round_interval says otherwise."""
+        if self.round_interval is not None:
+            return self.round_interval
+        return max(self.interval, MIN_ROUND_ADVISED)
 
     @property
     def effective_stale_after(self) -> float:
         return self.stale_after if self.stale_after is not None else 3 * self.interval
+
+
+class CallbackSettings(BaseModel):
+    """The CSS callback receiver, on the exporter's own port."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = DEFAULT_CALLBACK_PATH
+    max_age: Duration = 600.0
+
+    @field_validator("path")
+    @classmethod
+    def _valid_path(cls, value: str) -> str:
+        reserved = ("/metrics", "/-/")
+        if not value.startswith("/") or value == "/" or value.startswith(reserved):
+            raise _invalid(
+                "must be an absolute path other than /, /metrics and /-/..., got {value}",
+                _show(value),
+            )
+        return value
+
+    @field_validator("max_age")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise _invalid("must be greater than 0s")
+        return value
 
 
 class Config(BaseModel):
@@ -412,6 +539,7 @@ class Config(BaseModel):
 
     accounts: list[Account]
     targets: list[Target]
+    callbacks: CallbackSettings = Field(default_factory=lambda: CallbackSettings())
 
     @model_validator(mode="before")
     @classmethod
@@ -464,6 +592,47 @@ class Config(BaseModel):
 # Cross checks. They read a plain tree (raw YAML or a model dump) and tolerate malformed parts,
 # which pydantic reports separately.
 
+_BOOL = TypeAdapter(bool)
+
+
+def _as_bool(value: object) -> bool | None:
+    """A flag as pydantic would read it (true, "yes", ...); None when it cannot be read."""
+    try:
+        return _BOOL.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _discovers(target: Mapping[Any, Any]) -> bool | None:
+    """Target.discovers on a plain tree; None when a malformed key makes it unknown."""
+    streams = target.get("streams")
+    if streams is not None and not isinstance(streams, list):
+        return None
+    discover = target.get("discover")
+    if discover is None:
+        return not streams
+    return _as_bool(discover)
+
+
+def _target_problems(target: Mapping[Any, Any], loc: Loc) -> list[tuple[Loc, str]]:
+    """Checks that combine several keys of one target, each reported at the key to change."""
+    discovers = _discovers(target)
+    if discovers is None:
+        return []
+    if not discovers and not target.get("streams"):
+        return [((*loc, "streams"), "at least one stream is required unless discover is true")]
+    if discovers and target.get("mode") == "state":
+        if target.get("discover") is None:
+            fix = "list the streams, or use auto or online_list"
+        else:
+            fix = "use auto or online_list, or set discover: false"
+        message = (
+            "state polls listed streams only and cannot discover (discovery reads the online"
+            f" list): {fix}"
+        )
+        return [((*loc, "mode"), message)]
+    return []
+
 
 def _cross_problems(
     data: object, shown: Callable[[Loc, str], str] | None = None
@@ -501,9 +670,12 @@ def _cross_problems(
     raw_targets = data.get("targets")
     targets = raw_targets if isinstance(raw_targets, list) else []
     seen: dict[tuple[str | None, str, str, str], Loc] = {}
+    # (account, domain, app) -> the targets so far, with whether each discovers streams.
+    tracked: dict[tuple[str | None, str, str], list[tuple[int, bool]]] = {}
     for t_index, target in enumerate(targets):
         if not isinstance(target, Mapping):
             continue
+        problems.extend(_target_problems(target, ("targets", t_index)))
         account = target.get("account")
         account_loc: Loc = ("targets", t_index, "account")
         if account is None:
@@ -520,8 +692,31 @@ def _cross_problems(
                 )
             )
         domain, app = target.get("domain"), target.get("app", "live")
+        if not (isinstance(domain, str) and isinstance(app, str)):
+            continue
+        # Two targets polling one app would fight over its discovered streams.
+        discovers = bool(_discovers(target))
+        where = (account if isinstance(account, str) else None, domain, app)
+        earlier = tracked.setdefault(where, [])
+        clash = next((m for m, other in earlier if discovers or other), None)
+        if clash is not None:
+            domain_loc: Loc = ("targets", t_index, "domain")
+            what = "/".join((show(domain_loc, domain), show(("targets", t_index, "app"), app)))
+            if discovers:
+                message = (
+                    f"this target discovers streams of {what}, already tracked by"
+                    f" targets[{clash}]: a discovering target must be the only one for its"
+                    " account, domain and app"
+                )
+            else:
+                message = (
+                    f"{what} is already tracked by targets[{clash}], which discovers its streams:"
+                    " list these streams there"
+                )
+            problems.append((domain_loc, message))
+        earlier.append((t_index, discovers))
         streams = target.get("streams")
-        if not (isinstance(domain, str) and isinstance(app, str) and isinstance(streams, list)):
+        if not isinstance(streams, list):
             continue
         for s_index, stream in enumerate(streams):
             stream_loc: Loc = ("targets", t_index, "streams", s_index)
@@ -589,7 +784,11 @@ def _locate(loc: Iterable[Hashable], raw: object) -> tuple[str, tuple[int, ...],
 
 
 def _is_secret(raw_loc: Loc) -> bool:
-    return len(raw_loc) >= 3 and raw_loc[0] == "accounts" and raw_loc[2] == "credentials"
+    return (
+        len(raw_loc) >= 3
+        and raw_loc[0] == "accounts"
+        and raw_loc[2] in ("credentials", "callback_keys")
+    )
 
 
 def _parent_is_streams(raw_loc: Loc) -> bool:
@@ -645,6 +844,10 @@ def _message(error: ErrorDetails, raw_loc: Loc, interpolated: Mapping[Loc, str])
         return f"must be a mapping, got {got()}"
     if kind == "list_type":
         return f"must be a list, got {got()}"
+    if kind == "literal_error":
+        # ctx["expected"] reads "'auto', 'state' or 'online_list'".
+        choices = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"must be one of {choices}, got {got()}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     # Not expected from these models; pydantic's own wording is still one line.
@@ -840,11 +1043,14 @@ def summarize(config: Config) -> str:
         details = [
             f"endpoint {account.endpoint}",
             _describe_credentials(account.credentials),
-            f"budget {account.budget:g} req/s",
+            f"budget {account.budget_fraction:g} of each action's limit"
+            f" ({account.budget('DescribeLiveStreamState'):g} State req/s)",
             f"timeout {format_duration(account.timeout)}",
         ]
         if account.max_workers is not None:
             details.append(f"max_workers {account.max_workers}")
+        if account.callback_keys:
+            details.append(f"{len(account.callback_keys)} callback key(s)")
         lines.append(f"  {account.name}: {', '.join(details)}")
     total = sum(len(target.streams) for target in config.targets)
     lines.append(f"targets: {len(config.targets)}, streams: {total}")
@@ -853,7 +1059,9 @@ def summarize(config: Config) -> str:
         line = (
             f"  {target.account} {target.domain}/{target.app}:"
             f" {count} stream{'' if count == 1 else 's'}"
-            f" every {format_duration(target.interval)}"
+            + (" + discovery" if target.discovers else "")
+            + f", mode {target.mode}"
+            f", every {format_duration(target.interval)}"
             f" (stale after {format_duration(target.effective_stale_after)})"
         )
         if target.labels:

@@ -1,4 +1,9 @@
-"""``--demo``: the built-in simulator with the demo scenario, and a config that polls it."""
+"""``--demo``: the built-in simulator with the demo scenario, and a config that polls it.
+
+The demo shows every way of polling at once: one domain by online-list rounds (with push
+quality), one app by discovery, one by per-stream state polls, and CSS callbacks from the
+simulator for real-time changes. Intervals are the shortest allowed so that changes show fast.
+"""
 
 from __future__ import annotations
 
@@ -13,39 +18,54 @@ DEMO_SCENARIO = Path(__file__).parent / "simulator" / "scenarios" / "demo.yaml"
 # Throwaway credentials known only to the in-process simulator.
 DEMO_SECRET_ID = "AKIDdemo00000000000000000000000000000"
 DEMO_SECRET_KEY = "demo-secret-key-not-a-real-one-000000"
+DEMO_CALLBACK_KEY = "demo-callback-key-not-a-real-one"
+# Until the exporter listens, callbacks go nowhere (counted as failed by the simulator).
+_NOWHERE = "http://127.0.0.1:9/callbacks/live"
+
+DISCOVERY_TARGET = ("push.demo-b.example.com", "game")
+STATE_TARGET = ("push.demo-b.example.com", "live")
+
+
+def _entry(stream: str) -> dict[str, Any]:
+    # Every demo stream whose name says it should be on air is marked for alerting.
+    if "studio" in stream or "main" in stream:
+        return {"name": stream, "expect_live": True, "down_after": "30s"}
+    return {"name": stream}
 
 
 def demo_config(sim_url: str, streams: list[tuple[str, str, str]]) -> Config:
     by_target: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for domain, app, stream in streams:
-        # Every demo stream whose name says it should be on air is marked for alerting.
-        entry: dict[str, Any] = {"name": stream}
-        if "studio" in stream or "main" in stream:
-            entry["expect_live"] = True
-        by_target[(domain, app)].append(entry)
+        by_target[(domain, app)].append(_entry(stream))
+    targets: list[dict[str, Any]] = []
+    for (domain, app), entries in sorted(by_target.items()):
+        target: dict[str, Any] = {
+            "domain": domain,
+            "app": app,
+            "interval": "10s",
+            "labels": {"env": "demo"},
+        }
+        if (domain, app) == DISCOVERY_TARGET:
+            target.update(round_interval="10s", retention="10m")  # no streams: discovery
+        elif (domain, app) == STATE_TARGET:
+            target.update(mode="state", streams=entries)
+        else:
+            # The list is advised at most once a minute; the demo says so explicitly.
+            target.update(mode="online_list", round_interval="10s", streams=entries)
+        targets.append(target)
     return Config.model_validate(
         {
             "accounts": [
                 {
                     "name": "demo",
                     "endpoint": sim_url,
-                    "budget": 20,
+                    "budget_fraction": 0.1,
                     "timeout": "2s",
                     "credentials": {"secret_id": DEMO_SECRET_ID, "secret_key": DEMO_SECRET_KEY},
+                    "callback_keys": [DEMO_CALLBACK_KEY],
                 }
             ],
-            "targets": [
-                {
-                    "account": "demo",
-                    "domain": domain,
-                    "app": app,
-                    # The shortest interval allowed, so that the demo shows changes quickly.
-                    "interval": "10s",
-                    "labels": {"env": "demo"},
-                    "streams": entries,
-                }
-                for (domain, app), entries in sorted(by_target.items())
-            ],
+            "targets": targets,
         }
     )
 
@@ -58,6 +78,8 @@ def start_demo() -> tuple[Simulator, Config]:
         credentials={DEMO_SECRET_ID: DEMO_SECRET_KEY},
         host="127.0.0.1",
         port=0,
+        callback_url=_NOWHERE,
+        callback_key=DEMO_CALLBACK_KEY,
         scenario=scenario,
     )
     sim.start()

@@ -1,25 +1,32 @@
 """The /metrics body: per-stream families rendered when a stream changes, joined on scrape.
 
 A collector that builds every stream's families on each scrape costs seconds at 100k streams.
-Here the poll worker that changes a stream re-renders that stream's lines once; a scrape only
-joins cached text (and not even that when nothing changed since the previous scrape).
+Here streams live in sorted buckets of a few hundred; a change marks its bucket dirty, a
+background flush re-renders dirty buckets (text and a gzip member of each family's block), and a
+scrape only concatenates cached bytes. Concatenated gzip members are one valid gzip stream
+(RFC 1952 section 2.2), so compressed scrapes cost no compression of stream data either.
 """
 
 from __future__ import annotations
 
+import bisect
+import gzip
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.utils import floatToGoString
 
-from exporter.model import ALL_STATES, StreamKey
+from exporter.model import ALL_STATES, PushInfo, StreamKey, StreamState
 from exporter.state import StreamStatus
 
 LabelPairs = tuple[tuple[str, str], ...]
+StatusReader = Callable[[list[StreamKey]], list[StreamStatus | None]]
 
-_CACHED = "Cached from the last poll of the Tencent CSS API."
+_CACHED = "Cached from the last poll of the Tencent CSS API (or the last CSS callback)."
+_PUSH = "From DescribeLiveStreamPushInfoList, cached from the last poll; active streams only."
 
 
 @dataclass(frozen=True)
@@ -28,8 +35,14 @@ class Family:
     kind: str
     help: str
 
-    def header(self) -> str:
-        return f"# HELP {self.name} {self.help}\n# TYPE {self.name} {self.kind}\n"
+    @property
+    def om_name(self) -> str:
+        """OpenMetrics names a counter family without its ``_total`` suffix."""
+        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
+
+    def header(self, openmetrics: bool = False) -> str:
+        name = self.om_name if openmetrics else self.name
+        return f"# HELP {name} {self.help}\n# TYPE {name} {self.kind}\n"
 
 
 STATE = Family(
@@ -41,28 +54,85 @@ STATE = Family(
 LAST_CHANGE = Family(
     "tencent_live_stream_last_change_timestamp_seconds",
     "gauge",
-    f"Unix time at which the stream's state last changed, as seen by the exporter. {_CACHED}",
-)
-LAST_SUCCESS = Family(
-    "tencent_live_stream_last_success_timestamp_seconds",
-    "gauge",
-    f"Unix time of the last successful observation of the stream's state. {_CACHED}",
+    "Unix time at which the stream's state last changed, and the source that changed it "
+    f"(stale when nothing confirmed the state any more). {_CACHED}",
 )
 ERRORS = Family(
     "tencent_live_stream_errors_total",
     "counter",
-    "Failed polls of this stream, by Tencent error code or transport class "
-    "(Timeout, ConnectionError, HTTPError, BadResponse).",
+    "Failed per-stream polls (DescribeLiveStreamState), by Tencent error code or transport "
+    "class (Timeout, ConnectionError, HTTPError, BadResponse).",
 )
-CONSECUTIVE_ERRORS = Family(
-    "tencent_live_stream_consecutive_errors",
+DOWN_AFTER = Family(
+    "tencent_live_stream_down_after_seconds",
     "gauge",
-    f"Failed polls of this stream since its last successful one. {_CACHED}",
+    "For streams expected to be live: how long the stream may be inactive before StreamDown "
+    "fires (config down_after).",
+)
+
+
+# Prometheus' base unit is the byte (promtool rejects _bits): bitrates are exported / 8.
+_BITRATE = "{} bitrate in bytes per second ({} / 8; multiply by 8 for bits/s)"
+_BITS_PER_BYTE = 8.0
+_PER_BYTE = frozenset(
+    {"video_bitrate", "audio_bitrate", "meta_video_bitrate", "meta_audio_bitrate"}
+)
+
+
+def _push_family(suffix: str, what: str) -> Family:
+    return Family(f"tencent_live_stream_{suffix}", "gauge", f"{what}. {_PUSH}")
+
+
+PUSH_VALUES: tuple[tuple[Family, str], ...] = (
+    (
+        _push_family("video_bytes_per_second", _BITRATE.format("Video", "VideoSpeed")),
+        "video_bitrate",
+    ),
+    (
+        _push_family("audio_bytes_per_second", _BITRATE.format("Audio", "AudioSpeed")),
+        "audio_bitrate",
+    ),
+    (_push_family("video_frames_per_second", "Video frame rate (VideoFps)"), "video_fps"),
+    (_push_family("audio_frames_per_second", "Audio frame rate (AudioFps)"), "audio_fps"),
+    (
+        _push_family(
+            "metadata_video_bytes_per_second",
+            _BITRATE.format("Video", "MetaVideoSpeed, what the encoder announced"),
+        ),
+        "meta_video_bitrate",
+    ),
+    (
+        _push_family(
+            "metadata_audio_bytes_per_second",
+            _BITRATE.format("Audio", "MetaAudioSpeed, what the encoder announced"),
+        ),
+        "meta_audio_bitrate",
+    ),
+    (
+        _push_family("metadata_frames_per_second", "Frame rate the encoder announced (MetaFps)"),
+        "meta_fps",
+    ),
+    (_push_family("video_width_pixels", "Video width (from Resolution)"), "width"),
+    (_push_family("video_height_pixels", "Video height (from Resolution)"), "height"),
+    (
+        _push_family(
+            "push_start_timestamp_seconds", "Unix time the current push began (BeginPushTime)"
+        ),
+        "begin_time",
+    ),
+)
+PUSH_INFO = _push_family(
+    "push_info", "Codecs and resolution of the push as labels; the value is always 1"
 )
 
 STREAM_FAMILIES: tuple[Family, ...] = tuple(
-    sorted((STATE, LAST_CHANGE, LAST_SUCCESS, ERRORS, CONSECUTIVE_ERRORS), key=lambda f: f.name)
+    sorted(
+        (STATE, LAST_CHANGE, ERRORS, DOWN_AFTER, PUSH_INFO, *(f for f, _ in PUSH_VALUES)),
+        key=lambda f: f.name,
+    )
 )
+
+BUCKET_SIZE = 256  # streams per bucket: a change re-renders this many streams at most
 
 
 def escape_label_value(value: str) -> str:
@@ -73,30 +143,51 @@ def format_labels(pairs: LabelPairs) -> str:
     return ",".join(f'{name}="{escape_label_value(value)}"' for name, value in pairs)
 
 
-def render_stream(labels: str, status: StreamStatus) -> dict[str, str]:
+def _value(v: float) -> str:
+    return floatToGoString(v)
+
+
+def render_stream(
+    labels: str,
+    status: StreamStatus,
+    down_after: float | None = None,
+    push: PushInfo | None = None,
+    push_ips: bool = False,
+) -> dict[str, str]:
     """Every family's lines for one stream; ``labels`` is already formatted."""
     out: dict[str, str] = {}
     out[STATE.name] = "".join(
         f'{STATE.name}{{{labels},state="{s.value}"}} {1 if s is status.state else 0}\n'
         for s in ALL_STATES
     )
-    out[LAST_CHANGE.name] = (
-        f"{LAST_CHANGE.name}{{{labels}}} {floatToGoString(status.last_change)}\n"
-        if status.last_change is not None
-        else ""
-    )
-    out[LAST_SUCCESS.name] = (
-        f"{LAST_SUCCESS.name}{{{labels}}} {floatToGoString(status.last_success)}\n"
-        if status.last_success is not None
-        else ""
-    )
-    out[ERRORS.name] = "".join(
-        f'{ERRORS.name}{{{labels},code="{escape_label_value(code)}"}} {count}.0\n'
-        for code, count in status.errors_by_code
-    )
-    out[CONSECUTIVE_ERRORS.name] = (
-        f"{CONSECUTIVE_ERRORS.name}{{{labels}}} {status.consecutive_errors}\n"
-    )
+    if status.last_change is not None:
+        source = escape_label_value(status.change_source or "")
+        out[LAST_CHANGE.name] = (
+            f'{LAST_CHANGE.name}{{{labels},source="{source}"}} {_value(status.last_change)}\n'
+        )
+    if status.errors_by_code:
+        out[ERRORS.name] = "".join(
+            f'{ERRORS.name}{{{labels},code="{escape_label_value(code)}"}} {count}.0\n'
+            for code, count in status.errors_by_code
+        )
+    if down_after is not None:
+        out[DOWN_AFTER.name] = f"{DOWN_AFTER.name}{{{labels}}} {_value(down_after)}\n"
+    if push is not None and status.state is StreamState.ACTIVE:
+        for family, attr in PUSH_VALUES:
+            value = getattr(push, attr)
+            if value is not None:
+                if attr in _PER_BYTE:
+                    value /= _BITS_PER_BYTE
+                out[family.name] = f"{family.name}{{{labels}}} {_value(value)}\n"
+        info = [
+            ("video_codec", push.video_codec),
+            ("audio_codec", push.audio_codec),
+            ("resolution", push.resolution),
+            ("audio_sample_rate", push.audio_sample_rate),
+        ]
+        if push_ips:
+            info += [("client_ip", push.client_ip), ("server_ip", push.server_ip)]
+        out[PUSH_INFO.name] = f"{PUSH_INFO.name}{{{labels},{format_labels(tuple(info))}}} 1\n"
     return out
 
 
@@ -106,6 +197,8 @@ def split_families(text: str) -> dict[str, str]:
     name = ""
     lines: list[str] = []
     for line in text.splitlines(keepends=True):
+        if line.startswith("# EOF"):
+            continue
         if line.startswith("# HELP "):
             if lines:
                 blocks[name] = "".join(lines)
@@ -117,50 +210,248 @@ def split_families(text: str) -> dict[str, str]:
     return blocks
 
 
+def _gzip(data: bytes) -> bytes:
+    # Level 1: most of the size win for a fraction of the time; mtime 0 keeps bytes stable.
+    return gzip.compress(data, compresslevel=1, mtime=0)
+
+
+@dataclass
+class _Bucket:
+    keys: list[StreamKey]
+    text: dict[str, bytes] = field(default_factory=dict)
+    packed: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamMeta:
+    labels: str  # formatted, ready to render
+    extra: LabelPairs  # the labels beyond account/domain/app/stream; shared within a target
+    down_after: float | None
+
+
+def stream_labels(key: StreamKey, extra: LabelPairs) -> LabelPairs:
+    return (
+        ("account", key.account),
+        ("domain", key.domain),
+        ("app", key.app),
+        ("stream", key.stream),
+        *extra,
+    )
+
+
+def _meta(key: StreamKey, extra: LabelPairs, down_after: float | None) -> _StreamMeta:
+    return _StreamMeta(format_labels(stream_labels(key, extra)), extra, down_after)
+
+
 class Exposition:
     """Cached text of the per-stream families, plus the registry for everything else."""
 
     def __init__(
         self,
-        stream_labels: Mapping[StreamKey, LabelPairs],
         registry: CollectorRegistry,
+        read_status: StatusReader,
         extra: Callable[[], str] | None = None,
+        push_ips: bool = False,
     ) -> None:
         self._registry = registry
+        self._read = read_status
         self._extra = extra
+        self._push_ips = push_ips
         self._lock = threading.Lock()
-        self._labels = {k: format_labels(v) for k, v in stream_labels.items()}
-        self._order = sorted(self._labels)
-        self._chunks: dict[StreamKey, dict[str, str]] = {}
-        self._version = 0
-        self._cached: tuple[int, dict[str, str]] | None = None
+        self._flush_lock = threading.Lock()
+        self._meta: dict[StreamKey, _StreamMeta] = {}
+        self._push: dict[StreamKey, PushInfo] = {}
+        self._starts: list[StreamKey] = []
+        self._buckets: list[_Bucket] = []
+        self._dirty: set[int] = set()  # id() of dirty buckets
+        self._dirty_event = threading.Event()
 
-    def stream_changed(self, key: StreamKey, status: StreamStatus) -> None:
-        labels = self._labels.get(key)
-        if labels is None:
-            return
-        chunk = render_stream(labels, status)
-        with self._lock:
-            self._chunks[key] = chunk
-            self._version += 1
+    # -- membership and changes (any thread) -----------------------------------------------
 
-    def _stream_blocks(self) -> dict[str, str]:
-        with self._lock:
-            if self._cached is not None and self._cached[0] == self._version:
-                return self._cached[1]
-            version = self._version
-            chunks = [self._chunks[k] for k in self._order if k in self._chunks]
-        # Joining happens outside the lock so that poll workers never wait for a scrape.
-        blocks = {f.name: f.header() + "".join(c[f.name] for c in chunks) for f in STREAM_FAMILIES}
-        with self._lock:
-            if self._cached is None or self._cached[0] < version:
-                self._cached = (version, blocks)
-        return blocks
+    def _bucket_index(self, key: StreamKey) -> int:
+        return max(0, bisect.bisect_right(self._starts, key) - 1)
 
-    def render(self) -> bytes:
-        """The whole exposition, families sorted by name so the output is stable."""
-        families = split_families(generate_latest(self._registry).decode())
+    def _mark(self, bucket: _Bucket) -> None:
+        self._dirty.add(id(bucket))
+        self._dirty_event.set()
+
+    def set_stream(self, key: StreamKey, extra: LabelPairs, down_after: float | None) -> None:
+        """Track a stream (or change its labels); ``extra`` are the labels after ``stream``."""
+        meta = _meta(key, extra, down_after)
+        with self._lock:
+            known = key in self._meta
+            if known and self._meta[key] == meta:
+                return
+            self._meta[key] = meta
+            if not self._buckets:
+                self._buckets.append(_Bucket([key]))
+                self._starts.append(key)
+                self._mark(self._buckets[0])
+                return
+            i = self._bucket_index(key)
+            bucket = self._buckets[i]
+            if not known:
+                bisect.insort(bucket.keys, key)
+                self._starts[i] = bucket.keys[0]
+                if len(bucket.keys) >= 2 * BUCKET_SIZE:
+                    self._split(i)
+                    return
+            self._mark(bucket)
+
+    def set_streams(self, streams: Iterable[tuple[StreamKey, LabelPairs, float | None]]) -> None:
+        """Bulk load (startup, reload): builds full buckets in one pass when starting empty."""
+        items = sorted(streams)
+        with self._lock:
+            if not self._meta:
+                for key, extra, down_after in items:
+                    self._meta[key] = _meta(key, extra, down_after)
+                keys = [key for key, _, _ in items]
+                for start in range(0, len(keys), BUCKET_SIZE):
+                    bucket = _Bucket(keys[start : start + BUCKET_SIZE])
+                    self._buckets.append(bucket)
+                    self._starts.append(bucket.keys[0])
+                    self._mark(bucket)
+                return
+        for key, extra, down_after in items:
+            self.set_stream(key, extra, down_after)
+
+    def _split(self, i: int) -> None:
+        bucket = self._buckets[i]
+        half = len(bucket.keys) // 2
+        left, right = _Bucket(bucket.keys[:half]), _Bucket(bucket.keys[half:])
+        self._dirty.discard(id(bucket))
+        self._buckets[i : i + 1] = [left, right]
+        self._starts[i : i + 1] = [left.keys[0], right.keys[0]]
+        self._mark(left)
+        self._mark(right)
+
+    def remove_stream(self, key: StreamKey) -> None:
+        with self._lock:
+            if self._meta.pop(key, None) is None:
+                return
+            self._push.pop(key, None)
+            i = self._bucket_index(key)
+            bucket = self._buckets[i]
+            j = bisect.bisect_left(bucket.keys, key)
+            if j < len(bucket.keys) and bucket.keys[j] == key:
+                del bucket.keys[j]
+            if not bucket.keys:
+                self._dirty.discard(id(bucket))
+                del self._buckets[i]
+                del self._starts[i]
+            else:
+                self._starts[i] = bucket.keys[0]
+                self._mark(bucket)
+
+    def stream_changed(self, key: StreamKey) -> None:
+        """The store's listener: cheap, only marks the stream's bucket for re-rendering."""
+        with self._lock:
+            if key in self._meta:
+                self._mark(self._buckets[self._bucket_index(key)])
+
+    def set_push(self, updates: Mapping[StreamKey, PushInfo | None]) -> None:
+        with self._lock:
+            for key, info in updates.items():
+                if key not in self._meta:
+                    continue
+                if info is None:
+                    if self._push.pop(key, None) is None:
+                        continue
+                elif self._push.get(key) == info:
+                    continue
+                else:
+                    self._push[key] = info
+                self._mark(self._buckets[self._bucket_index(key)])
+
+    def extra_labels(self, key: StreamKey) -> LabelPairs:
+        with self._lock:
+            meta = self._meta.get(key)
+            return meta.extra if meta is not None else ()
+
+    def push_keys(self) -> set[StreamKey]:
+        with self._lock:
+            return set(self._push)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._meta)
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def flush(self, blocking: bool = True) -> int:
+        """Re-render the dirty buckets; returns how many. Scrapes never wait for this."""
+        if not self._flush_lock.acquire(blocking=blocking):
+            return 0
+        try:
+            with self._lock:
+                if not self._dirty:
+                    return 0
+                todo = [b for b in self._buckets if id(b) in self._dirty]
+                self._dirty.clear()
+                self._dirty_event.clear()
+                work = [(b, list(b.keys), [self._meta[k] for k in b.keys]) for b in todo if b.keys]
+                push = {k: self._push[k] for b, keys, _ in work for k in keys if k in self._push}
+            for bucket, keys, metas in work:
+                text, packed = self._render_bucket(keys, metas, push)
+                with self._lock:
+                    # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
+                    bucket.text, bucket.packed = text, packed
+            return len(work)
+        finally:
+            self._flush_lock.release()
+
+    def _render_bucket(
+        self, keys: list[StreamKey], metas: list[_StreamMeta], push: Mapping[StreamKey, PushInfo]
+    ) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        statuses = self._read(keys)
+        lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
+        for key, meta, status in zip(keys, metas, statuses, strict=True):
+            if status is None:
+                continue
+            chunk = render_stream(
+                meta.labels, status, meta.down_after, push.get(key), self._push_ips
+            )
+            for name, part in chunk.items():
+                lines[name].append(part)
+        text = {name: "".join(parts).encode() for name, parts in lines.items() if parts}
+        return text, {name: _gzip(data) for name, data in text.items()}
+
+    def wait_dirty(self, timeout: float) -> bool:
+        return self._dirty_event.wait(timeout)
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        """The whole exposition in one piece (tests, small setups)."""
+        return b"".join(self.render_chunks(openmetrics=openmetrics, compressed=False))
+
+    def render_chunks(self, openmetrics: bool = False, compressed: bool = False) -> list[bytes]:
+        """The exposition as a list of byte chunks to send in order.
+
+        With ``compressed``, every chunk is a gzip member and the concatenation is the gzip
+        of the exposition. Families are sorted by name so the output is stable.
+        """
+        self.flush(blocking=False)
+        generate = generate_openmetrics if openmetrics else generate_latest
+        families = split_families(generate(self._registry).decode())
         if self._extra is not None:
             families.update(split_families(self._extra()))
-        families.update(self._stream_blocks())
-        return "".join(families[name] for name in sorted(families)).encode()
+        with self._lock:
+            blocks = [b.packed if compressed else b.text for b in self._buckets]
+        stream_names = {(f.om_name if openmetrics else f.name): f for f in STREAM_FAMILIES}
+        pack = _gzip if compressed else (lambda data: data)
+        out: list[bytes] = []
+        pending: list[str] = []  # registry text is batched into one member per run
+        for name in sorted(set(families) | set(stream_names)):
+            family = stream_names.get(name)
+            if family is None:
+                pending.append(families[name])
+                continue
+            pending.append(family.header(openmetrics))
+            if pending:
+                out.append(pack("".join(pending).encode()))
+                pending = []
+            out.extend(b[family.name] for b in blocks if family.name in b)
+        if openmetrics:
+            pending.append("# EOF\n")
+        if pending:
+            out.append(pack("".join(pending).encode()))
+        return out

@@ -85,7 +85,7 @@ class ExporterMetrics:
         )
         self.target_streams = Gauge(
             "tencent_live_target_streams",
-            "Streams configured for the target.",
+            "Streams tracked for the target (configured and discovered).",
             ["account", "target"],
             registry=r,
         )
@@ -110,9 +110,70 @@ class ExporterMetrics:
         )
         self.polls_skipped = Counter(
             "tencent_live_target_polls_skipped",
-            "Polls not sent: 'pending' when the previous poll of the stream had not finished "
+            "Polls or rounds not sent: 'pending' when the previous one had not finished "
             "(polling is behind), 'backoff' while the account is backing off.",
             ["account", "target", "reason"],
+            registry=r,
+        )
+        self.target_mode = Gauge(
+            "tencent_live_target_mode",
+            "How the target is polled, as a state set: state (one DescribeLiveStreamState per "
+            "stream) or online_list (paged DescribeLiveStreamOnlineList rounds).",
+            ["account", "target", "mode"],
+            registry=r,
+        )
+        self.target_discovered = Gauge(
+            "tencent_live_target_discovered_streams",
+            "Streams tracked because they were seen online (discovery).",
+            ["account", "target"],
+            registry=r,
+        )
+        self.target_capped = Gauge(
+            "tencent_live_target_discovery_capped_streams",
+            "Online streams not tracked in the last round because the target's max_streams "
+            "cap was reached.",
+            ["account", "target"],
+            registry=r,
+        )
+        self.rounds = Counter(
+            "tencent_live_target_rounds",
+            "Online-list rounds by result: ok, error, or inconsistent (the list changed while "
+            "it was paged, so absences were not trusted).",
+            ["account", "target", "result"],
+            registry=r,
+        )
+        self.target_last_success = Gauge(
+            "tencent_live_target_last_success_timestamp_seconds",
+            "Unix time of the target's last successful poll (state mode) or complete list round.",
+            ["account", "target"],
+            registry=r,
+        )
+        self.callback_requests = Counter(
+            "tencent_live_callback_requests",
+            "CSS callback requests by result (accepted, or why they were not).",
+            ["result"],
+            registry=r,
+        )
+        self.callback_events = Counter(
+            "tencent_live_callback_events",
+            "Accepted CSS callback events by account and event (push, interrupt, push_error).",
+            ["account", "event"],
+            registry=r,
+        )
+        self.callback_last_event = Gauge(
+            "tencent_live_callback_last_event_timestamp_seconds",
+            "Unix time of the last accepted CSS callback event.",
+            ["account"],
+            registry=r,
+        )
+        self.reload_ok = Gauge(
+            "tencent_live_exporter_config_last_reload_successful",
+            "1 if the last configuration (re)load succeeded.",
+            registry=r,
+        )
+        self.reload_time = Gauge(
+            "tencent_live_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration (re)load.",
             registry=r,
         )
         self.ready = Gauge(
@@ -120,6 +181,28 @@ class ExporterMetrics:
             "1 once every target has completed its first poll round.",
             registry=r,
         )
+
+    def forget_targets(self) -> None:
+        """Drop gauges of the previous config's targets and accounts (a reload re-sets them).
+
+        Counters keep their series: a target that stays keeps counting from where it was.
+        """
+        for gauge in (
+            self.budget,
+            self.allowed_rate,
+            self.backoff,
+            self.queue,
+            self.workers,
+            self.target_streams,
+            self.target_interval,
+            self.target_configured_interval,
+            self.poll_lag,
+            self.target_mode,
+            self.target_discovered,
+            self.target_capped,
+            self.target_last_success,
+        ):
+            gauge.clear()
 
     def call_hook(self, account: str) -> Callable[[str, float, ApiError | None], None]:
         """The client's per-call hook for one account."""

@@ -34,7 +34,16 @@ class ErrorClass(str, enum.Enum):
 
 
 class Source(str, enum.Enum):
-    STATE_API = "state_api"
+    """Where a verdict about a stream came from (the seed page's three sources, plus bans)."""
+
+    STATE_API = "state_api"  # DescribeLiveStreamState: active, inactive or forbid
+    ONLINE_LIST = "online_list"  # DescribeLiveStreamOnlineList: listed (active) or not
+    FORBID_LIST = "forbid_list"  # DescribeLiveForbidStreamList: banned (forbid) or not
+    CALLBACK = "callback"  # CSS push (active) / interrupt (inactive) callbacks
+
+
+# Index of each source's slot in StreamStatus.verdicts.
+SOURCE_INDEX: dict[Source, int] = {s: i for i, s in enumerate(Source)}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -57,11 +66,51 @@ class ApiError:
 
 
 @dataclass(frozen=True, slots=True)
+class Verdict:
+    """What one source said about a stream, and when (poll start or callback event time).
+
+    For FORBID_LIST, ``state`` is FORBID (listed) or INACTIVE (meaning only "not banned").
+    For ONLINE_LIST, INACTIVE means "not listed". Instances are shared between streams when a
+    whole list round says the same thing, which keeps 100k streams cheap.
+    """
+
+    state: StreamState
+    time: float
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
-    """One source's word about one stream at one time: either a state or an error."""
+    """One source's word about one stream at one time: either a state or an error.
+
+    ``sequence`` is the CSS callback session id; callbacks are ordered by (time, sequence).
+    """
 
     key: StreamKey
     time: float
     source: Source
     state: StreamState | None = None
     error: ApiError | None = None
+    sequence: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PushInfo:
+    """Push quality of one active stream (DescribeLiveStreamPushInfoList), in base units."""
+
+    video_bitrate: float | None = None  # bits/s
+    audio_bitrate: float | None = None
+    video_fps: float | None = None
+    audio_fps: float | None = None
+    meta_video_bitrate: float | None = None
+    meta_audio_bitrate: float | None = None
+    meta_fps: float | None = None
+    width: float | None = None
+    height: float | None = None
+    begin_time: float | None = None  # Unix time
+    video_codec: str = ""
+    audio_codec: str = ""
+    resolution: str = ""
+    audio_sample_rate: str = ""
+    client_ip: str = ""
+    server_ip: str = ""

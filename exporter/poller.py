@@ -1,9 +1,11 @@
-"""Polling: APScheduler ticks dispatch due streams to per-account worker pools.
+"""Polling: APScheduler ticks decide what is due; per-account workers run it.
 
-The tick only decides what is due (pure arithmetic in schedule.py) and queues it; workers take
-a slot from the account's pacer, call the API and hand the observation to the store. Nothing
-here blocks a scrape, and a stream whose previous poll has not finished is skipped, not queued
-twice, so a slow API shows up as lag and skips instead of unbounded queues.
+Work comes in four kinds, all for one account and paced by that account's per-action limiters:
+a state poll of one stream, a list round of one target (DescribeLiveStreamOnlineList pages, then
+DescribeLiveStreamPushInfoList pages), a push-info round of a state-mode target, and a forbid-list
+round of the account. The tick only queues due work (pure arithmetic in schedule.py and
+rounds.py); a task whose previous run has not finished is skipped, not queued twice, so a slow
+API shows up as lag and skips instead of unbounded queues. Nothing here blocks a scrape.
 """
 
 from __future__ import annotations
@@ -18,41 +20,97 @@ from dataclasses import dataclass, field
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from exporter import cssapi
-from exporter.client import CssClient
+from exporter import cssapi, rounds
+from exporter.client import CssClient, Page
 from exporter.metrics import ExporterMetrics
-from exporter.model import ApiError, ErrorClass, Observation, Source, StreamKey
+from exporter.model import (
+    ApiError,
+    ErrorClass,
+    Observation,
+    PushInfo,
+    Source,
+    StreamKey,
+    StreamState,
+    Verdict,
+)
 from exporter.ratelimit import Backoff, RateLimiter
 from exporter.schedule import due_between, phases
-from exporter.state import StateStore
+from exporter.state import Policy, StateStore
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+PUSH_PAGE_SIZE = 1000  # the international maximum; the China site allows far more
+FORBID_PAGE_SIZE = 100  # the documented maximum
+# Forbid-list answers meaning "this account cannot use the action": fall back to state polls.
+FORBID_UNSUPPORTED = ("InvalidAction", "UnsupportedOperation", "UnauthorizedOperation")
 
 
 @dataclass
-class TargetPlan:
+class TargetRuntime:
     name: str
     account: str
-    keys: list[StreamKey]
-    interval: float  # effective, after stretching to fit the budget
+    domain: str
+    app: str
+    mode: str  # resolved: "state" or "online_list"
+    auto: bool
+    discovers: bool
+    interval: float  # state polls, after stretching to fit the budget
     configured_interval: float
-    stale_after: float
-    phases: list[tuple[float, StreamKey]] = field(default_factory=list)
+    round_interval: float
+    forbid_interval: float
+    page_size: int
+    max_streams: int
+    retention: float
+    push_info: bool
+    policy: Policy
+    keys: list[StreamKey]  # configured streams this process owns
+    discovered: dict[StreamKey, float] = field(default_factory=dict)  # key -> time added
+    next_round: float = 0.0
+    next_push: float = 0.0
+    first_round_done: bool = False
+    capped: int = 0
+    last_success: float | None = None
+    _phases: list[tuple[float, StreamKey]] | None = None
+    _forbid_phases: list[tuple[float, StreamKey]] | None = None
 
-    def __post_init__(self) -> None:
-        if not self.phases:
-            self.phases = phases(self.keys, self.interval)
+    def all_keys(self) -> list[StreamKey]:
+        return [*self.keys, *self.discovered]
+
+    def stream_phases(self) -> list[tuple[float, StreamKey]]:
+        if self._phases is None:
+            self._phases = phases(self.all_keys(), self.interval)
+        return self._phases
+
+    def forbid_phases(self) -> list[tuple[float, StreamKey]]:
+        if self._forbid_phases is None:
+            self._forbid_phases = phases(self.all_keys(), self.forbid_interval)
+        return self._forbid_phases
+
+    def membership_changed(self) -> None:
+        self._phases = self._forbid_phases = None
 
 
 @dataclass
 class AccountRuntime:
     name: str
     client: CssClient
-    limiter: RateLimiter
+    limiters: dict[str, RateLimiter]
     backoff: Backoff
     workers: int
+    forbid_supported: bool | None = None
+    forbid_interval: float | None = None
+    next_forbid: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How the poller changes what is tracked and exposed (the app owns both)."""
+
+    discover: Callable[[TargetRuntime, list[StreamKey]], None]
+    drop: Callable[[TargetRuntime, list[StreamKey]], None]
+    set_push: Callable[[dict[StreamKey, PushInfo | None]], None]
+    push_keys: Callable[[], set[StreamKey]]
 
 
 _STOP = object()
@@ -65,70 +123,106 @@ def _getter(obj: object, attr: str) -> Callable[[], float]:
 class Poller:
     def __init__(
         self,
-        plans: Sequence[TargetPlan],
+        targets: Sequence[TargetRuntime],
         accounts: dict[str, AccountRuntime],
         store: StateStore,
         metrics: ExporterMetrics,
+        hooks: Hooks,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.plans = list(plans)
+        self.targets = list(targets)
         self.accounts = accounts
         self.store = store
         self.metrics = metrics
+        self.hooks = hooks
         self._clock = clock
         self._wall = wall
         self._queues: dict[str, queue.SimpleQueue[object]] = {
             a: queue.SimpleQueue() for a in accounts
         }
-        self._pending: set[StreamKey] = set()
+        self._pending: set[object] = set()
         self._last_dispatch: dict[StreamKey, float] = {}
-        self._pending_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._queued: dict[str, int] = dict.fromkeys(accounts, 0)
         self._threads: list[threading.Thread] = []
         self._scheduler: BackgroundScheduler | None = None
         self._last_tick: float | None = None
-        self._stale_after = {k: p.stale_after for p in plans for k in p.keys}
         self._ready = False
+        self._stopping = threading.Event()
         self._account_failing: dict[str, str | None] = dict.fromkeys(accounts)
+        for acc in accounts.values():
+            intervals = [
+                t.forbid_interval
+                for t in self.targets
+                if t.account == acc.name and t.mode == "online_list"
+            ]
+            acc.forbid_interval = min(intervals) if intervals else None
         self._wire_metrics()
+
+    # -- metrics ---------------------------------------------------------------------------
 
     def _wire_metrics(self) -> None:
         m = self.metrics
         for name, acc in self.accounts.items():
-            m.budget.labels(name, cssapi.STATE).set(acc.limiter.max_rate)
-            m.allowed_rate.labels(name, cssapi.STATE).set_function(_getter(acc.limiter, "rate"))
+            for action, limiter in acc.limiters.items():
+                m.budget.labels(name, action).set(limiter.max_rate)
+                m.allowed_rate.labels(name, action).set_function(_getter(limiter, "rate"))
             m.backoff.labels(name).set_function(_getter(acc.backoff, "delay"))
-            m.queue.labels(name).set_function(functools.partial(self._queued.__getitem__, name))
+            m.queue.labels(name).set_function(functools.partial(self._queued_count, name))
             m.workers.labels(name).set(acc.workers)
-        for plan in self.plans:
-            m.target_streams.labels(plan.account, plan.name).set(len(plan.keys))
-            m.target_interval.labels(plan.account, plan.name).set(plan.interval)
-            m.target_configured_interval.labels(plan.account, plan.name).set(
-                plan.configured_interval
-            )
-            m.poll_lag.labels(plan.account, plan.name).set(0)
+        for t in self.targets:
+            self._target_metrics(t)
             for reason in ("pending", "backoff"):
-                m.polls_skipped.labels(plan.account, plan.name, reason)
+                m.polls_skipped.labels(t.account, t.name, reason)
+            if t.mode == "online_list":
+                for result in ("ok", "error", "inconsistent"):
+                    m.rounds.labels(t.account, t.name, result)
         m.ready.set_function(lambda: 1 if self.ready() else 0)
+
+    def _queued_count(self, account: str) -> float:
+        return float(self._queued[account])
+
+    def _target_metrics(self, t: TargetRuntime) -> None:
+        m = self.metrics
+        labels = (t.account, t.name)
+        for mode in ("state", "online_list"):
+            m.target_mode.labels(*labels, mode).set(1 if t.mode == mode else 0)
+        m.target_streams.labels(*labels).set(len(t.keys) + len(t.discovered))
+        m.target_discovered.labels(*labels).set(len(t.discovered))
+        m.target_capped.labels(*labels).set(t.capped)
+        interval = t.interval if t.mode == "state" else t.round_interval
+        configured = t.configured_interval if t.mode == "state" else t.round_interval
+        m.target_interval.labels(*labels).set(interval)
+        m.target_configured_interval.labels(*labels).set(configured)
+        m.poll_lag.labels(*labels)
+        if t.last_success is not None:
+            m.target_last_success.labels(*labels).set(t.last_success)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         for name, acc in self.accounts.items():
             for i in range(acc.workers):
-                t = threading.Thread(
+                thread = threading.Thread(
                     target=self._worker, args=(name,), name=f"poll-{name}-{i}", daemon=True
                 )
-                t.start()
-                self._threads.append(t)
+                thread.start()
+                self._threads.append(thread)
         now = self._clock()
         # The first round goes out at once (paced by the budget) so that the exporter is
         # ready as soon as the budget allows; later rounds follow each stream's phase.
-        for plan in self.plans:
-            for key in plan.keys:
-                self._dispatch(plan, key, now)
+        for t in self.targets:
+            if t.mode == "state":
+                for key in t.keys:
+                    self._dispatch(t.account, ("s", key), ("state", t, key), now)
+                t.next_push = now
+            else:
+                t.next_round = now
+        for acc in self.accounts.values():
+            acc.next_forbid = now
         self._last_tick = now
+        self._dispatch_rounds(now)
         self._scheduler = BackgroundScheduler(daemon=True)
         self._scheduler.add_job(
             self.tick,
@@ -142,19 +236,23 @@ class Poller:
         self._scheduler.start()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop dispatching, wake workers waiting for a slot, and wait briefly for in-flight
-        calls; workers are daemons, so a call stuck in its timeout cannot hold up exit."""
+        """Stop dispatching, let in-flight calls finish within ``timeout``, then return.
+
+        Workers are daemons: a call stuck in its own timeout cannot hold up the exit.
+        """
+        self._stopping.set()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         for acc in self.accounts.values():
-            acc.limiter.close()
+            for limiter in acc.limiters.values():
+                limiter.close()
         for name, q in self._queues.items():
             for _ in range(self.accounts[name].workers):
                 q.put(_STOP)
         deadline = self._clock() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - self._clock()))
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - self._clock()))
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -162,26 +260,72 @@ class Poller:
         now = self._clock()
         prev = self._last_tick if self._last_tick is not None else now
         self._last_tick = now
-        for plan in self.plans:
-            min_gap = plan.interval / 2
-            for key in due_between(plan.phases, plan.interval, prev, now):
-                # The first round went out at start, off-phase: a slot soon after it would
-                # poll the stream twice in a row. Later gaps are exactly one interval.
-                last = self._last_dispatch.get(key)
-                if last is not None and now - last < min_gap:
-                    continue
-                self._dispatch(plan, key, now)
-        self.store.expire(self._wall(), self._stale_after.__getitem__)
+        for t in self.targets:
+            if t.mode == "state":
+                self._dispatch_due_states(t, t.stream_phases(), t.interval, prev, now)
+            elif self.accounts[t.account].forbid_supported is False:
+                # No forbid list for this account: ban checks fall back to state polls of the
+                # streams that are not online, at the (slow) forbid-check cadence.
+                self._dispatch_due_states(
+                    t, t.forbid_phases(), t.forbid_interval, prev, now, only_offline=True
+                )
+        self._dispatch_rounds(now)
+        self.store.tick(self._wall())
 
-    def _dispatch(self, plan: TargetPlan, key: StreamKey, due_at: float) -> None:
-        with self._pending_lock:
-            if key in self._pending:
-                self.metrics.polls_skipped.labels(plan.account, plan.name, "pending").inc()
+    def _dispatch_due_states(
+        self,
+        t: TargetRuntime,
+        slots: list[tuple[float, StreamKey]],
+        interval: float,
+        prev: float,
+        now: float,
+        only_offline: bool = False,
+    ) -> None:
+        min_gap = interval / 2
+        due = [
+            key
+            for key in due_between(slots, interval, prev, now)
+            # The first round went out at start, off-phase: a slot soon after it would
+            # poll the stream twice in a row. Later gaps are exactly one interval.
+            if now - self._last_dispatch.get(key, -min_gap) >= min_gap
+        ]
+        if only_offline and due:
+            statuses = self.store.get_many(due)
+            due = [
+                k
+                for k, s in zip(due, statuses, strict=True)
+                if s is not None and s.state is not StreamState.ACTIVE
+            ]
+        for key in due:
+            self._dispatch(t.account, ("s", key), ("state", t, key), now)
+
+    def _dispatch_rounds(self, now: float) -> None:
+        for t in self.targets:
+            if t.mode == "online_list" and now >= t.next_round:
+                t.next_round = max(t.next_round + t.round_interval, now)
+                self._dispatch(t.account, ("r", t.name), ("round", t, None), now)
+            elif t.mode == "state" and t.push_info and now >= t.next_push:
+                t.next_push = max(t.next_push + t.round_interval, now)
+                self._dispatch(t.account, ("p", t.name), ("push", t, None), now)
+        for acc in self.accounts.values():
+            if acc.forbid_interval is None or acc.forbid_supported is False:
+                continue
+            if now >= acc.next_forbid:
+                acc.next_forbid = max(acc.next_forbid + acc.forbid_interval, now)
+                self._dispatch(acc.name, ("f", acc.name), ("forbid", acc.name, None), now)
+
+    def _dispatch(self, account: str, ident: object, task: tuple[object, ...], due: float) -> None:
+        with self._lock:
+            if ident in self._pending:
+                target = task[1]
+                if isinstance(target, TargetRuntime):
+                    self.metrics.polls_skipped.labels(account, target.name, "pending").inc()
                 return
-            self._pending.add(key)
-            self._last_dispatch[key] = due_at
-            self._queued[plan.account] += 1
-        self._queues[plan.account].put((plan, key, due_at))
+            self._pending.add(ident)
+            if isinstance(ident, tuple) and ident[0] == "s":
+                self._last_dispatch[ident[1]] = due
+            self._queued[account] += 1
+        self._queues[account].put((ident, task, due))
 
     def _worker(self, account: str) -> None:
         q = self._queues[account]
@@ -190,41 +334,264 @@ class Poller:
             if item is _STOP:
                 return
             assert isinstance(item, tuple)
-            plan: TargetPlan = item[0]
-            key: StreamKey = item[1]
-            due_at: float = item[2]
+            ident, task, due = item
             try:
-                self._poll(plan, key, due_at)
-            except Exception:  # a bug in one poll must not kill the worker
-                log.exception("poll of %s failed unexpectedly", key)
+                if not self._stopping.is_set():
+                    self.run_task(task, due)
+            except Exception:  # a bug in one task must not kill the worker
+                log.exception("%s task failed unexpectedly", task[0])
             finally:
-                with self._pending_lock:
-                    self._pending.discard(key)
+                with self._lock:
+                    self._pending.discard(ident)
                     self._queued[account] -= 1
 
-    def _poll(self, plan: TargetPlan, key: StreamKey, due_at: float) -> None:
-        acc = self.accounts[plan.account]
+    def run_task(self, task: tuple[object, ...], due: float) -> None:
+        """Run one task in the calling thread (workers do; tests drive rounds this way)."""
+        kind, subject, key = task
+        if kind == "state":
+            assert isinstance(subject, TargetRuntime) and isinstance(key, StreamKey)
+            self._poll_state(subject, key, due)
+        elif kind == "round":
+            assert isinstance(subject, TargetRuntime)
+            self._list_round(subject, due)
+        elif kind == "push":
+            assert isinstance(subject, TargetRuntime)
+            self._push_round(subject)
+        elif kind == "forbid":
+            assert isinstance(subject, str)
+            self._forbid_round(self.accounts[subject])
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _admit(self, acc: AccountRuntime, action: str) -> bool:
+        """Take a slot from the action's limiter; False while backing off or stopping."""
         if not acc.backoff.allow(self._clock()):
-            self.metrics.polls_skipped.labels(plan.account, plan.name, "backoff").inc()
+            return False
+        return acc.limiters[action].acquire()
+
+    def _poll_state(self, t: TargetRuntime, key: StreamKey, due: float) -> None:
+        acc = self.accounts[t.account]
+        if not acc.backoff.allow(self._clock()):
+            self.metrics.polls_skipped.labels(t.account, t.name, "backoff").inc()
             self.store.mark_skipped(key)
             return
-        if not acc.limiter.acquire():
+        if not acc.limiters[cssapi.STATE].acquire():
             return  # stopping
-        started_wall = self._wall()
-        self.metrics.poll_lag.labels(plan.account, plan.name).set(max(0.0, self._clock() - due_at))
+        started = self._wall()
+        if t.mode == "state":
+            self.metrics.poll_lag.labels(t.account, t.name).set(max(0.0, self._clock() - due))
         result = acc.client.stream_state(key)
         if isinstance(result, ApiError):
-            self._on_error(acc, result)
-            obs = Observation(key, started_wall, Source.STATE_API, error=result)
+            self._on_error(acc, cssapi.STATE, result)
+            obs = Observation(key, started, Source.STATE_API, error=result)
         else:
             self._on_success(acc)
-            obs = Observation(key, started_wall, Source.STATE_API, state=result)
-        self.store.apply(obs)
+            obs = Observation(key, started, Source.STATE_API, state=result)
+            if t.mode == "state":
+                t.last_success = started
+                self.metrics.target_last_success.labels(t.account, t.name).set(started)
+        self.store.apply(obs, self._wall())
 
-    def _on_error(self, acc: AccountRuntime, err: ApiError) -> None:
+    def _pages(
+        self,
+        acc: AccountRuntime,
+        action: str,
+        fetch: Callable[[int], Page | ApiError],
+    ) -> list[Page] | ApiError | None:
+        """All pages of one list call; None when backing off or stopping."""
+        pages: list[Page] = []
+        number = 1
+        while True:
+            if not self._admit(acc, action):
+                return None
+            page = fetch(number)
+            if isinstance(page, ApiError):
+                self._on_error(acc, action, page)
+                return page
+            self._on_success(acc)
+            pages.append(page)
+            if number >= page.total_pages or not page.items:
+                return pages
+            number += 1
+
+    def _list_round(self, t: TargetRuntime, due: float) -> None:
+        acc = self.accounts[t.account]
+        self.metrics.poll_lag.labels(t.account, t.name).set(max(0.0, self._clock() - due))
+        result: rounds.ListResult | None = None
+        started = self._wall()
+        for _attempt in range(2):  # one retry when paging saw the list move
+            started = self._wall()
+            pages = self._pages(
+                acc,
+                cssapi.ONLINE_LIST,
+                lambda n: acc.client.online_page(t.domain, t.app, n, t.page_size),
+            )
+            if pages is None:
+                self.metrics.polls_skipped.labels(t.account, t.name, "backoff").inc()
+                t.first_round_done = True
+                return
+            if isinstance(pages, ApiError):
+                self.metrics.rounds.labels(t.account, t.name, "error").inc()
+                t.first_round_done = True
+                return
+            result = rounds.assemble(pages, t.app)
+            if result.consistent:
+                break
+        assert result is not None
+        self._apply_round(t, result, started)
+        self.metrics.rounds.labels(
+            t.account, t.name, "ok" if result.consistent else "inconsistent"
+        ).inc()
+        t.last_success = started
+        t.first_round_done = True
+        if (
+            t.auto
+            and not t.discovers
+            and t.keys
+            and rounds.list_costs_more(result.pages, len(t.keys), t.round_interval, t.interval)
+        ):
+            log.info(
+                "target %s: the list takes %d pages per round for %d streams; auto mode "
+                "switches to per-stream state polls",
+                t.name,
+                result.pages,
+                len(t.keys),
+            )
+            t.mode = "state"
+            t.membership_changed()
+            t.next_push = self._clock()
+        self._target_metrics(t)
+        if t.push_info and t.mode == "online_list":
+            self._push_round(t)
+
+    def _apply_round(self, t: TargetRuntime, result: rounds.ListResult, started: float) -> None:
+        keys = t.all_keys()
+        by_name = {k.stream: k for k in keys}
+        statuses = self.store.get_many(keys)
+        believed = {
+            k.stream
+            for k, s in zip(keys, statuses, strict=True)
+            if s is not None and s.state is StreamState.ACTIVE
+        }
+        room = t.max_streams - len(t.discovered) if t.discovers else 0
+        plan = rounds.plan_round(result, set(by_name), believed, t.discovers, room)
+        if plan.discover:
+            new_keys = [t_key(t, n) for n in plan.discover]
+            now = self._wall()
+            for k in new_keys:
+                t.discovered[k] = now
+                by_name[k.stream] = k
+            t.membership_changed()
+            self.hooks.discover(t, new_keys)
+        if plan.capped and not t.capped:
+            log.warning(
+                "target %s: discovery cap of %d streams reached; %d online streams not tracked",
+                t.name,
+                t.max_streams,
+                plan.capped,
+            )
+        t.capped = plan.capped
+        now = self._wall()
+        self.store.apply_bulk(
+            (by_name[n] for n in plan.active),
+            Verdict(StreamState.ACTIVE, started, Source.ONLINE_LIST),
+            now,
+        )
+        self.store.apply_bulk(
+            (by_name[n] for n in plan.absent),
+            Verdict(StreamState.INACTIVE, started, Source.ONLINE_LIST),
+            now,
+        )
+        clock = self._clock()
+        for name in plan.confirm:
+            key = by_name[name]
+            self._dispatch(t.account, ("s", key), ("state", t, key), clock)
+        if t.discovers:
+            self._drop_expired(t, now)
+
+    def _drop_expired(self, t: TargetRuntime, now: float) -> None:
+        keys = list(t.discovered)
+        statuses = self.store.get_many(keys)
+        gone = [
+            k
+            for k, s in zip(keys, statuses, strict=True)
+            if s is not None
+            and s.state is not StreamState.ACTIVE
+            and rounds.expired(s.last_active, t.discovered[k], now, t.retention)
+        ]
+        if gone:
+            for k in gone:
+                del t.discovered[k]
+            t.membership_changed()
+            self.hooks.drop(t, gone)
+            log.info("target %s: dropped %d streams offline for the retention", t.name, len(gone))
+
+    def _push_round(self, t: TargetRuntime) -> None:
+        acc = self.accounts[t.account]
+        pages = self._pages(
+            acc,
+            cssapi.PUSH_INFO_LIST,
+            lambda n: acc.client.push_page(t.domain, t.app, n, PUSH_PAGE_SIZE),
+        )
+        if pages is None or isinstance(pages, ApiError):
+            return
+        tracked = set(t.all_keys())
+        updates: dict[StreamKey, PushInfo | None] = {}
+        for page in pages:
+            for app, stream, info in page.items:
+                key = StreamKey(t.account, t.domain, app, stream)
+                if key in tracked and app == t.app:
+                    updates[key] = info
+        for key in self.hooks.push_keys():
+            if key in tracked and key not in updates:
+                updates[key] = None
+        self.hooks.set_push(updates)
+
+    def _forbid_round(self, acc: AccountRuntime) -> None:
+        pages = self._pages(
+            acc, cssapi.FORBID_LIST, lambda n: acc.client.forbid_page(n, FORBID_PAGE_SIZE)
+        )
+        if pages is None:
+            return
+        if isinstance(pages, ApiError):
+            if pages.code in FORBID_UNSUPPORTED and acc.forbid_supported is None:
+                acc.forbid_supported = False
+                log.warning(
+                    "account %s: %s answers %s; checking offline streams for bans with %s instead",
+                    acc.name,
+                    cssapi.FORBID_LIST,
+                    pages.code,
+                    cssapi.STATE,
+                )
+            return
+        acc.forbid_supported = True
+        started = self._wall()
+        items = [item for page in pages for item in page.items]
+        now = self._wall()
+        for t in self.targets:
+            if t.account != acc.name or t.mode != "online_list":
+                continue
+            banned = rounds.forbidden_in(items, t.domain, t.app)
+            keys = t.all_keys()
+            self.store.apply_bulk(
+                (k for k in keys if k.stream in banned),
+                Verdict(StreamState.FORBID, started, Source.FORBID_LIST),
+                now,
+            )
+            self.store.apply_bulk(
+                (k for k in keys if k.stream not in banned),
+                Verdict(StreamState.INACTIVE, started, Source.FORBID_LIST),
+                now,
+            )
+
+    # -- account health --------------------------------------------------------------------
+
+    def _on_error(self, acc: AccountRuntime, action: str, err: ApiError) -> None:
         if err.error_class is ErrorClass.THROTTLED:
-            acc.limiter.throttled()
-        if err.error_class in (ErrorClass.AUTH, ErrorClass.ACCOUNT):
+            acc.limiters[action].throttled()
+        if err.error_class in (ErrorClass.AUTH, ErrorClass.ACCOUNT) and not (
+            action == cssapi.FORBID_LIST and err.code in FORBID_UNSUPPORTED
+        ):
             acc.backoff.failure(self._clock())
             if self._account_failing[acc.name] != err.code:
                 self._account_failing[acc.name] = err.code
@@ -238,9 +605,9 @@ class Poller:
         else:
             acc.backoff.neutral()
             if err.error_class is ErrorClass.CLIENT:
-                log.error("account %s: request rejected: %s %s", acc.name, err.code, err.message)
+                log.error("account %s: %s rejected: %s %s", acc.name, action, err.code, err.message)
             else:
-                log.debug("account %s: %s %s", acc.name, err.code, err.message)
+                log.debug("account %s: %s %s %s", acc.name, action, err.code, err.message)
 
     def _on_success(self, acc: AccountRuntime) -> None:
         acc.backoff.success()
@@ -248,7 +615,34 @@ class Poller:
             log.info("account %s: API calls succeed again", acc.name)
             self._account_failing[acc.name] = None
 
+    def run_queued(self) -> int:
+        """Run every queued task in the calling thread; for tests with a fake clock."""
+        count = 0
+        for name, q in self._queues.items():
+            while True:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                assert isinstance(item, tuple)
+                ident, task, due = item
+                try:
+                    self.run_task(task, due)
+                finally:
+                    with self._lock:
+                        self._pending.discard(ident)
+                        self._queued[name] -= 1
+                count += 1
+        return count
+
     def ready(self) -> bool:
         if not self._ready:
-            self._ready = all(self.store.all_attempted(p.keys) for p in self.plans)
+            self._ready = all(
+                t.first_round_done or (t.mode == "state" and self.store.all_attempted(t.keys))
+                for t in self.targets
+            )
         return self._ready
+
+
+def t_key(t: TargetRuntime, stream: str) -> StreamKey:
+    return StreamKey(t.account, t.domain, t.app, stream)

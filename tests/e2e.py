@@ -39,6 +39,7 @@ def exporter_config(
     streams: dict[str, list[str]],
     interval: str = "10s",
     secret_key: str = SECRET_KEY,
+    mode: str = "state",
     **account: Any,
 ) -> dict[str, Any]:
     acc = {
@@ -49,10 +50,15 @@ def exporter_config(
         **account,
     }
     targets = [
-        {"domain": domain, "interval": interval, "streams": names}
+        {"domain": domain, "interval": interval, "mode": mode, "streams": names}
         for domain, names in streams.items()
     ]
     return {"accounts": [acc], "targets": targets}
+
+
+def state_budget(rate: float) -> dict[str, Any]:
+    """Account settings allowing exactly ``rate`` DescribeLiveStreamState calls per second."""
+    return {"budget_fraction": 1.0, "api_limits": {"DescribeLiveStreamState": rate}}
 
 
 class ExporterProcess:

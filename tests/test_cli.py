@@ -54,7 +54,7 @@ def test_bad_config_one_line_per_problem(tmp_path: Path) -> None:
         """
 accounts:
   - name: main
-    budget: 500
+    budget_fraction: 5
     credentials: {secret_id: AKIDx, secret_key: 12345}
 targets:
   - domain: push.example.com
@@ -69,7 +69,10 @@ targets:
         lines = res.stderr.strip().splitlines()
         assert "Traceback" not in res.stderr
         assert "accounts[0].credentials.secret_key: must be a string" in lines[1]
-        assert any(line.startswith("accounts[0].budget: ") for line in lines)
+        assert any(
+            line.startswith("accounts[0].budget_fraction: impossible budget_fraction 5 ")
+            for line in lines
+        )
         assert "targets[0].interval: 5s is below the minimum of 10s" in lines
         assert "targets[0].colour: unknown key" in lines
         assert "12345" not in res.stderr

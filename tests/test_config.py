@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from exporter.config import (
     Account,
+    CallbackSettings,
     Config,
     ConfigError,
     Credentials,
@@ -47,9 +49,15 @@ TARGET = y(
         streams: [s1]
     """
 )
-BUDGET_RANGE = (
-    "(must be > 0 and <= 300 req/s, the documented DescribeLiveStreamState limit per account)"
+CALLBACK_KEY = "cb-key-0123456789-test-callback"
+FRACTION_RANGE = (
+    "(must be > 0 and <= 1: the share of each action's per-account limit this exporter may spend)"
 )
+KNOWN_ACTIONS = (
+    "DescribeLiveStreamState, DescribeLiveStreamOnlineList, DescribeLiveStreamPushInfoList,"
+    " DescribeLiveForbidStreamList"
+)
+CALLBACK_PATH_RULE = "must be an absolute path other than /, /metrics and /-/..., got"
 
 
 # (id, yaml, env, expected problems in order)
@@ -115,7 +123,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
     ("missing-targets", ACCOUNT, {}, ["targets: required key is missing"]),
     (
         "missing-account-name",
-        "accounts:\n  - budget: 10\n" + TARGET,
+        "accounts:\n  - timeout: 5s\n" + TARGET,
         {},
         ["accounts[0].name: required key is missing"],
     ),
@@ -126,10 +134,10 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
         ["targets[0].domain: required key is missing"],
     ),
     (
-        "missing-streams",
-        ACCOUNT + "targets:\n  - domain: push.example.com\n",
+        "missing-streams-without-discovery",
+        ACCOUNT + "targets:\n  - domain: push.example.com\n    discover: false\n",
         {},
-        ["targets[0].streams: required key is missing"],
+        ["targets[0].streams: at least one stream is required unless discover is true"],
     ),
     (
         "missing-stream-name",
@@ -353,34 +361,129 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
     ),
     # --- budgets
     (
-        "budget-zero",
-        "accounts:\n  - name: main\n    budget: 0\n" + TARGET,
+        "budget-fraction-zero",
+        "accounts:\n  - name: main\n    budget_fraction: 0\n" + TARGET,
         {},
-        [f"accounts[0].budget: impossible budget 0 {BUDGET_RANGE}"],
+        [f"accounts[0].budget_fraction: impossible budget_fraction 0 {FRACTION_RANGE}"],
     ),
     (
-        "budget-negative",
-        "accounts:\n  - name: main\n    budget: -1\n" + TARGET,
+        "budget-fraction-negative",
+        "accounts:\n  - name: main\n    budget_fraction: -0.5\n" + TARGET,
         {},
-        [f"accounts[0].budget: impossible budget -1 {BUDGET_RANGE}"],
+        [f"accounts[0].budget_fraction: impossible budget_fraction -0.5 {FRACTION_RANGE}"],
     ),
     (
-        "budget-above-documented-limit",
-        "accounts:\n  - name: main\n    budget: 301\n" + TARGET,
+        "budget-fraction-above-one",
+        "accounts:\n  - name: main\n    budget_fraction: 1.01\n" + TARGET,
         {},
-        [f"accounts[0].budget: impossible budget 301 {BUDGET_RANGE}"],
+        [f"accounts[0].budget_fraction: impossible budget_fraction 1.01 {FRACTION_RANGE}"],
     ),
     (
-        "budget-not-a-number",
-        "accounts:\n  - name: main\n    budget: lots\n" + TARGET,
+        # A percentage where a fraction is meant.
+        "budget-fraction-percentage",
+        "accounts:\n  - name: main\n    budget_fraction: 25\n" + TARGET,
         {},
-        ['accounts[0].budget: must be a number, got "lots"'],
+        [f"accounts[0].budget_fraction: impossible budget_fraction 25 {FRACTION_RANGE}"],
     ),
     (
-        "budget-boolean",
-        "accounts:\n  - name: main\n    budget: yes\n" + TARGET,
+        "budget-fraction-nan-text",
+        "accounts:\n  - name: main\n    budget_fraction: NaN\n" + TARGET,
         {},
-        ["accounts[0].budget: must be a number, got true"],
+        [f"accounts[0].budget_fraction: impossible budget_fraction nan {FRACTION_RANGE}"],
+    ),
+    (
+        "budget-fraction-yaml-nan",
+        "accounts:\n  - name: main\n    budget_fraction: .nan\n" + TARGET,
+        {},
+        [f"accounts[0].budget_fraction: impossible budget_fraction nan {FRACTION_RANGE}"],
+    ),
+    (
+        "budget-fraction-not-a-number",
+        "accounts:\n  - name: main\n    budget_fraction: lots\n" + TARGET,
+        {},
+        ['accounts[0].budget_fraction: must be a number, got "lots"'],
+    ),
+    (
+        "budget-fraction-boolean",
+        "accounts:\n  - name: main\n    budget_fraction: yes\n" + TARGET,
+        {},
+        ["accounts[0].budget_fraction: must be a number, got true"],
+    ),
+    (
+        "old-budget-key",
+        "accounts:\n  - name: main\n    budget: 50\n" + TARGET,
+        {},
+        ["accounts[0].budget: unknown key"],
+    ),
+    (
+        "api-limits-unknown-action",
+        "accounts:\n  - name: main\n    api_limits: {DescribeLiveStreamStates: 500}\n" + TARGET,
+        {},
+        [
+            'accounts[0].api_limits: unknown action "DescribeLiveStreamStates"'
+            f" (known: {KNOWN_ACTIONS})"
+        ],
+    ),
+    (
+        "api-limits-zero",
+        "accounts:\n  - name: main\n    api_limits: {DescribeLiveStreamState: 0}\n" + TARGET,
+        {},
+        [
+            "accounts[0].api_limits: impossible limit 0 for DescribeLiveStreamState"
+            " (must be > 0 and <= 100000 req/s)"
+        ],
+    ),
+    (
+        "api-limits-negative",
+        "accounts:\n  - name: main\n    api_limits: {DescribeLiveStreamOnlineList: -80}\n" + TARGET,
+        {},
+        [
+            "accounts[0].api_limits: impossible limit -80 for DescribeLiveStreamOnlineList"
+            " (must be > 0 and <= 100000 req/s)"
+        ],
+    ),
+    (
+        "api-limits-not-a-number",
+        "accounts:\n  - name: main\n    api_limits: {DescribeLiveStreamState: lots}\n" + TARGET,
+        {},
+        ['accounts[0].api_limits.DescribeLiveStreamState: must be a number, got "lots"'],
+    ),
+    (
+        "api-limits-not-a-mapping",
+        "accounts:\n  - name: main\n    api_limits: 500\n" + TARGET,
+        {},
+        ["accounts[0].api_limits: must be a mapping, got 500"],
+    ),
+    # --- callback keys: secrets, never echoed
+    (
+        "callback-key-empty",
+        "accounts:\n  - name: main\n    callback_keys: ['${CB_KEY}', '']\n" + TARGET,
+        {"CB_KEY": CALLBACK_KEY},
+        ["accounts[0].callback_keys: callback keys must not be empty"],
+    ),
+    (
+        "callback-key-empty-from-env",
+        "accounts:\n  - name: main\n    callback_keys: ['${CB_KEY}', '${CB_OLD:-}']\n" + TARGET,
+        {"CB_KEY": CALLBACK_KEY},
+        ["accounts[0].callback_keys: callback keys must not be empty"],
+    ),
+    (
+        "callback-keys-not-a-list-not-echoed",
+        f"accounts:\n  - name: main\n    callback_keys: {CALLBACK_KEY}\n" + TARGET,
+        {},
+        ["accounts[0].callback_keys: must be a list, got a string"],
+    ),
+    (
+        "callback-key-number-not-echoed",
+        "accounts:\n  - name: main\n    callback_keys: [24681357909]\n" + TARGET,
+        {},
+        ["accounts[0].callback_keys[0]: must be a string, got a number (quote it)"],
+    ),
+    (
+        "callback-key-mapping-not-echoed",
+        f"accounts:\n  - name: main\n    callback_keys: [{{key: {CALLBACK_KEY}}}]\n" + TARGET,
+        {},
+        ["accounts[0].callback_keys[0]: must be a string, got a mapping"],
     ),
     # --- endpoints and names
     (
@@ -480,12 +583,209 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
         {},
         ["targets[0].streams[0].labels.vip: must be a string, got true (quote it)"],
     ),
+    # --- target modes, rounds and discovery
+    (
+        "mode-unknown",
+        ACCOUNT + "targets:\n  - domain: d\n    mode: poll\n    streams: [s1]\n",
+        {},
+        ['targets[0].mode: must be one of auto, state, online_list, got "poll"'],
+    ),
+    (
+        "round-interval-below-minimum",
+        ACCOUNT + "targets:\n  - domain: d\n    round_interval: 5s\n",
+        {},
+        ["targets[0].round_interval: 5s is below the minimum of 10s"],
+    ),
+    (
+        "round-interval-above-maximum",
+        ACCOUNT + "targets:\n  - domain: d\n    round_interval: 61m\n",
+        {},
+        ["targets[0].round_interval: 1h1m is above the maximum of 1h"],
+    ),
+    (
+        "max-streams-zero",
+        ACCOUNT + "targets:\n  - domain: d\n    max_streams: 0\n",
+        {},
+        ["targets[0].max_streams: must be between 1 and 1000000, got 0"],
+    ),
+    (
+        "max-streams-boolean",
+        ACCOUNT + "targets:\n  - domain: d\n    max_streams: yes\n",
+        {},
+        ["targets[0].max_streams: must be a number, got true"],
+    ),
+    (
+        "page-size-zero",
+        ACCOUNT + "targets:\n  - domain: d\n    page_size: 0\n",
+        {},
+        ["targets[0].page_size: must be between 1 and 300000, got 0"],
+    ),
+    (
+        "page-size-above-maximum",
+        ACCOUNT + "targets:\n  - domain: d\n    page_size: 300001\n",
+        {},
+        ["targets[0].page_size: must be between 1 and 300000, got 300001"],
+    ),
+    (
+        "retention-zero",
+        ACCOUNT + "targets:\n  - domain: d\n    retention: 0s\n",
+        {},
+        ["targets[0].retention: must be greater than 0s"],
+    ),
+    (
+        "forbid-check-interval-zero",
+        ACCOUNT + "targets:\n  - domain: d\n    forbid_check_interval: 0s\n",
+        {},
+        ["targets[0].forbid_check_interval: must be greater than 0s"],
+    ),
+    (
+        "down-after-zero",
+        ACCOUNT + "targets:\n  - domain: d\n    down_after: 0s\n",
+        {},
+        ["targets[0].down_after: must be greater than 0s"],
+    ),
+    (
+        "stream-down-after-zero",
+        ACCOUNT + "targets:\n  - domain: d\n    streams: [{name: s1, down_after: 0s}]\n",
+        {},
+        ["targets[0].streams[0].down_after: must be greater than 0s"],
+    ),
+    (
+        "push-info-not-bool",
+        ACCOUNT + "targets:\n  - domain: d\n    push_info_ips: sometimes\n",
+        {},
+        ['targets[0].push_info_ips: must be true or false, got "sometimes"'],
+    ),
+    (
+        "no-streams-discover-false",
+        ACCOUNT + "targets:\n  - domain: d\n    discover: false\n    interval: 30s\n",
+        {},
+        ["targets[0].streams: at least one stream is required unless discover is true"],
+    ),
+    (
+        "discover-not-bool",
+        ACCOUNT + "targets:\n  - domain: d\n    discover: maybe\n",
+        {},
+        ['targets[0].discover: must be true or false, got "maybe"'],
+    ),
+    (
+        "mode-state-discovers-by-default",
+        ACCOUNT + "targets:\n  - domain: d\n    mode: state\n",
+        {},
+        [
+            "targets[0].mode: state polls listed streams only and cannot discover (discovery"
+            " reads the online list): list the streams, or use auto or online_list"
+        ],
+    ),
+    (
+        "mode-state-with-discover-true",
+        ACCOUNT + "targets:\n  - domain: d\n    mode: state\n    discover: true\n"
+        "    streams: [s1]\n",
+        {},
+        [
+            "targets[0].mode: state polls listed streams only and cannot discover (discovery"
+            " reads the online list): use auto or online_list, or set discover: false"
+        ],
+    ),
+    (
+        "discovering-target-after-listed-one",
+        ACCOUNT
+        + y(
+            """
+            targets:
+              - domain: push.example.com
+                streams: [s1]
+              - domain: push.example.com
+                app: other
+              - domain: push.example.com
+                labels: {team: a}
+            """
+        ),
+        {},
+        [
+            "targets[2].domain: this target discovers streams of push.example.com/live,"
+            " already tracked by targets[0]: a discovering target must be the only one for its"
+            " account, domain and app"
+        ],
+    ),
+    (
+        "listed-target-after-discovering-one",
+        ACCOUNT
+        + y(
+            """
+            targets:
+              - domain: push.example.com
+                discover: true
+                streams: [s1]
+              - domain: push.example.com
+                streams: [s2]
+            """
+        ),
+        {},
+        [
+            "targets[1].domain: push.example.com/live is already tracked by targets[0], which"
+            " discovers its streams: list these streams there"
+        ],
+    ),
+    (
+        "two-discovering-targets-interpolated-not-echoed",
+        ACCOUNT + "targets:\n  - domain: ${D}\n  - domain: ${D}\n    app: live\n",
+        {"D": "push.example.com"},
+        [
+            "targets[1].domain: this target discovers streams of ${D}/live, already tracked by"
+            " targets[0]: a discovering target must be the only one for its account, domain"
+            " and app"
+        ],
+    ),
+    # --- callbacks
+    (
+        "callbacks-path-relative",
+        ACCOUNT + TARGET + "callbacks: {path: callbacks/live}\n",
+        {},
+        [f'callbacks.path: {CALLBACK_PATH_RULE} "callbacks/live"'],
+    ),
+    (
+        "callbacks-path-metrics",
+        ACCOUNT + TARGET + "callbacks: {path: /metrics}\n",
+        {},
+        [f'callbacks.path: {CALLBACK_PATH_RULE} "/metrics"'],
+    ),
+    (
+        "callbacks-path-reload",
+        ACCOUNT + TARGET + "callbacks: {path: /-/reload}\n",
+        {},
+        [f'callbacks.path: {CALLBACK_PATH_RULE} "/-/reload"'],
+    ),
+    (
+        "callbacks-path-root",
+        ACCOUNT + TARGET + "callbacks: {path: /}\n",
+        {},
+        [f'callbacks.path: {CALLBACK_PATH_RULE} "/"'],
+    ),
+    (
+        "callbacks-max-age-zero",
+        ACCOUNT + TARGET + "callbacks: {max_age: 0s}\n",
+        {},
+        ["callbacks.max_age: must be greater than 0s"],
+    ),
+    (
+        "callbacks-unknown-key",
+        ACCOUNT + TARGET + "callbacks: {paht: /cb}\n",
+        {},
+        ["callbacks.paht: unknown key"],
+    ),
+    (
+        "callbacks-not-a-mapping",
+        ACCOUNT + TARGET + "callbacks: /callbacks/live\n",
+        {},
+        ['callbacks: must be a mapping, got "/callbacks/live"'],
+    ),
     # --- empty lists
     (
-        "empty-streams",
-        ACCOUNT + "targets:\n  - domain: d\n    streams: []\n",
+        "empty-streams-without-discovery",
+        ACCOUNT + "targets:\n  - domain: d\n    streams: []\n    discover: no\n",
         {},
-        ["targets[0].streams: at least one stream is required"],
+        ["targets[0].streams: at least one stream is required unless discover is true"],
     ),
     (
         "empty-accounts",
@@ -568,9 +868,9 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
     ),
     (
         "interpolated-value-not-echoed",
-        "accounts:\n  - name: main\n    budget: ${BUDGET}\n" + TARGET,
+        "accounts:\n  - name: main\n    budget_fraction: ${BUDGET}\n" + TARGET,
         {"BUDGET": "s3cr3t-budget"},
-        ["accounts[0].budget: must be a number, got ${BUDGET}"],
+        ["accounts[0].budget_fraction: must be a number, got ${BUDGET}"],
     ),
     (
         "interpolated-duration-not-echoed",
@@ -585,7 +885,7 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
             """
             accounts:
               - name: main
-                budget: 0
+                budget_fraction: 0
                 credentials: {secret_id: AKIDabc}
               - name: backup
                 endpoint: http://127.0.0.1:8080/
@@ -597,12 +897,13 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
               - account: nope
                 domain: push.example.com
                 streams: []
+                discover: false
             unknown: 1
             """
         ),
         {},
         [
-            f"accounts[0].budget: impossible budget 0 {BUDGET_RANGE}",
+            f"accounts[0].budget_fraction: impossible budget_fraction 0 {FRACTION_RANGE}",
             "accounts[0].credentials: secret_id and secret_key must be given together"
             " (secret_key is missing)",
             'accounts[1].endpoint: invalid endpoint "http://127.0.0.1:8080/"'
@@ -614,13 +915,13 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
             "targets[0].account: required when several accounts are configured"
             " (known: main, backup)",
             'targets[1].account: unknown account "nope" (known: main, backup)',
-            "targets[1].streams: at least one stream is required",
+            "targets[1].streams: at least one stream is required unless discover is true",
             "unknown: unknown key",
         ],
     ),
 ]
 
-SECRETS = (SECRET_KEY, TOKEN, "987654321", "s3cr3t-budget")
+SECRETS = (SECRET_KEY, TOKEN, "987654321", "s3cr3t-budget", CALLBACK_KEY, "24681357909")
 
 
 @pytest.mark.parametrize(
@@ -658,18 +959,40 @@ def test_defaults_resolved() -> None:
     assert account.endpoint == DEFAULT_ENDPOINT
     assert account.endpoint_host == "live.tencentcloudapi.com"
     assert account.endpoint_scheme == "https"
-    assert account.budget == 50.0
+    assert account.budget_fraction == 0.25
+    assert account.api_limits == {}
+    # A quarter of each action's documented per-account limit (300, 80, 30 and 100 req/s).
+    assert account.budget("DescribeLiveStreamState") == 75.0
+    assert account.budget("DescribeLiveStreamOnlineList") == 20.0
+    assert account.budget("DescribeLiveStreamPushInfoList") == 7.5
+    assert account.budget("DescribeLiveForbidStreamList") == 25.0
     assert account.timeout == 5.0
     assert account.max_workers is None
+    assert account.callback_keys == []
     (target,) = config.targets
     assert target.account == "main"
     assert target.app == "live"
+    assert target.mode == "auto"
     assert target.interval == 60.0
+    assert target.round_interval is None
+    assert target.effective_round_interval == 60.0
     assert target.stale_after is None
     assert target.effective_stale_after == 180.0
     assert target.labels == {}
     assert target.streams == [StreamEntry(name="s1")]
     assert target.streams[0].expect_live is None
+    assert target.streams[0].down_after is None
+    assert target.discover is None
+    assert not target.discovers
+    assert target.retention == 86400.0
+    assert target.max_streams == 20000
+    assert target.page_size == 100
+    assert target.forbid_check_interval == 600.0
+    assert target.push_info is True
+    assert target.push_info_ips is False
+    assert target.down_after == 300.0
+    assert config.callbacks.path == "/callbacks/live"
+    assert config.callbacks.max_age == 600.0
 
 
 def test_explicit_values() -> None:
@@ -680,16 +1003,21 @@ def test_explicit_values() -> None:
               - name: main
                 credentials: {secret_id: AKIDx, secret_key: k, token: t}
                 endpoint: http://127.0.0.1:9000
-                budget: 12.5
+                budget_fraction: 0.5
+                api_limits: {DescribeLiveStreamState: 500, DescribeLiveStreamOnlineList: 200}
                 timeout: 1500ms
                 max_workers: 4
+                callback_keys: [new-key, old-key]
               - name: backup.2
                 endpoint: live.intl.tencentcloudapi.com:443
+                budget_fraction: 1
             targets:
               - account: backup.2
                 domain: push.example.com
                 app: app2
+                mode: online_list
                 interval: 1m30s
+                round_interval: 2m
                 stale_after: 10m
                 labels: {team: studio}
                 streams:
@@ -697,6 +1025,18 @@ def test_explicit_values() -> None:
                   - name: fancy
                     labels: {show: morning}
                     expect_live: false
+                    down_after: 30s
+                discover: true
+                retention: 7d
+                max_streams: 500
+                page_size: 1000
+                forbid_check_interval: 1m
+                push_info: false
+                push_info_ips: true
+                down_after: 2m
+            callbacks:
+              path: /hooks/css
+              max_age: 1h
             """
         ),
         env={},
@@ -710,14 +1050,71 @@ def test_explicit_values() -> None:
         "https",
         "live.intl.tencentcloudapi.com:443",
     )
-    assert (main.budget, main.timeout, main.max_workers) == (12.5, 1.5, 4)
+    assert (main.budget_fraction, main.timeout, main.max_workers) == (0.5, 1.5, 4)
+    assert main.budget("DescribeLiveStreamState") == 250.0
+    assert main.budget("DescribeLiveStreamOnlineList") == 100.0
+    assert main.budget("DescribeLiveStreamPushInfoList") == 15.0
+    assert [key.get_secret_value() for key in main.callback_keys] == ["new-key", "old-key"]
+    assert backup.budget("DescribeLiveStreamState") == 300.0
     (target,) = config.targets
     assert target.account == "backup.2"
+    assert target.mode == "online_list"
     assert (target.interval, target.stale_after, target.effective_stale_after) == (90, 600, 600)
+    assert (target.round_interval, target.effective_round_interval) == (120, 120)
     assert target.streams == [
         StreamEntry(name="plain"),
-        StreamEntry(name="fancy", labels={"show": "morning"}, expect_live=False),
+        StreamEntry(name="fancy", labels={"show": "morning"}, expect_live=False, down_after=30),
     ]
+    assert target.discover is True
+    assert target.discovers
+    assert (target.retention, target.max_streams, target.page_size) == (7 * 86400, 500, 1000)
+    assert target.forbid_check_interval == 60
+    assert (target.push_info, target.push_info_ips, target.down_after) == (False, True, 120)
+    assert (config.callbacks.path, config.callbacks.max_age) == ("/hooks/css", 3600)
+
+
+def test_target_without_streams_discovers() -> None:
+    config = parse_config(
+        y(
+            """
+            accounts: [{name: a}, {name: b}]
+            targets:
+              - {account: a, domain: push.example.com}
+              - {account: a, domain: push.example.com, app: other, streams: []}
+              - {account: b, domain: push.example.com, mode: online_list}
+              - {account: a, domain: push2.example.com, mode: state, streams: [s1]}
+              - {account: a, domain: push2.example.com, app: x, streams: [s1], discover: no}
+            """
+        ),
+        env={},
+    )
+    assert [(t.streams, t.discovers) for t in config.targets] == [
+        ([], True),
+        ([], True),
+        ([], True),
+        ([StreamEntry(name="s1")], False),
+        ([StreamEntry(name="s1")], False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("interval", "round_interval", "effective"),
+    [("30s", None, 60.0), ("60s", None, 60.0), ("2m", None, 120.0), ("30s", "15s", 15.0)],
+)
+def test_effective_round_interval(
+    interval: str, round_interval: str | None, effective: float
+) -> None:
+    extra = f"    round_interval: {round_interval}\n" if round_interval else ""
+    config = parse_config(
+        ACCOUNT + f"targets:\n  - domain: d\n    interval: {interval}\n" + extra, env={}
+    )
+    assert config.targets[0].effective_round_interval == effective
+
+
+def test_api_limits_scale_only_their_action() -> None:
+    account = Account(name="a", budget_fraction=0.1, api_limits={"DescribeLiveStreamState": 1000})
+    assert account.budget("DescribeLiveStreamState") == pytest.approx(100.0)
+    assert account.budget("DescribeLiveStreamOnlineList") == pytest.approx(8.0)
 
 
 def test_same_stream_name_in_other_app_or_account_is_not_a_duplicate() -> None:
@@ -737,15 +1134,23 @@ def test_same_stream_name_in_other_app_or_account_is_not_a_duplicate() -> None:
 
 
 def test_interpolation() -> None:
-    env = {"ID": SECRET_ID, "KEY": SECRET_KEY, "EMPTY": "", "REGION": "sh", "B": "20"}
+    env = {
+        "ID": SECRET_ID,
+        "KEY": SECRET_KEY,
+        "EMPTY": "",
+        "REGION": "sh",
+        "B": "0.2",
+        "CB": CALLBACK_KEY,
+    }
     config = parse_config(
         y(
             """
             accounts:
               - name: ${NAME:-main}
                 credentials: {secret_id: "${ID}", secret_key: "${KEY}"}
-                budget: ${B}
+                budget_fraction: ${B}
                 timeout: ${TIMEOUT:-2s}
+                callback_keys: ["${CB}"]
             targets:
               - domain: push-${REGION}.example.com
                 app: ${EMPTY:-live}
@@ -759,7 +1164,8 @@ def test_interpolation() -> None:
     assert account.name == "main"
     assert account.credentials.secret_id == SECRET_ID
     assert account.credentials.secret_key == SecretStr(SECRET_KEY)
-    assert (account.budget, account.timeout) == (20.0, 2.0)
+    assert (account.budget_fraction, account.timeout) == (0.2, 2.0)
+    assert account.callback_keys == [SecretStr(CALLBACK_KEY)]
     (target,) = config.targets
     assert target.domain == "push-sh.example.com"
     assert target.app == "live"
@@ -816,6 +1222,28 @@ def test_models_enforce_cross_checks_when_built_in_code() -> None:
     )
 
 
+def test_models_enforce_target_checks_when_built_in_code() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Target(domain="d", discover=False)
+    assert "streams: at least one stream is required unless discover is true" in str(caught.value)
+    with pytest.raises(ValidationError) as caught:
+        Target(domain="d", mode="state")
+    assert "mode: state polls listed streams only and cannot discover" in str(caught.value)
+    with pytest.raises(ValidationError) as caught:
+        Config(accounts=[Account(name="a")], targets=[Target(domain="d"), Target(domain="d")])
+    assert (
+        "targets[1].domain: this target discovers streams of d/live, already tracked by targets[0]"
+    ) in str(caught.value)
+    # The same checks, fed to the models as data without parse_config's deferral.
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate(
+            {"accounts": [{"name": "a"}], "targets": [{"domain": "d", "discover": False}]}
+        )
+    assert "streams: at least one stream is required unless discover is true" in str(caught.value)
+    assert Target(domain="d").discovers
+    assert not Target(domain="d", mode="state", streams=[StreamEntry(name="s")]).discovers
+
+
 def test_models_resolve_single_account_when_built_in_code() -> None:
     config = Config(
         accounts=[Account(name="only")],
@@ -827,7 +1255,7 @@ def test_models_resolve_single_account_when_built_in_code() -> None:
 def test_models_are_frozen() -> None:
     account = Account(name="a")
     with pytest.raises(ValidationError):
-        account.budget = 1.0
+        account.budget_fraction = 1.0
 
 
 def test_secrets_do_not_leak_from_models() -> None:
@@ -835,12 +1263,15 @@ def test_secrets_do_not_leak_from_models() -> None:
         secret_id=SECRET_ID, secret_key=SecretStr(SECRET_KEY), token=SecretStr(TOKEN)
     )
     config = Config(
-        accounts=[Account(name="a", credentials=credentials)],
+        accounts=[
+            Account(name="a", credentials=credentials, callback_keys=[SecretStr(CALLBACK_KEY)])
+        ],
         targets=[Target(domain="d", streams=[StreamEntry(name="s")])],
     )
-    for text in (repr(config), str(config)):
+    for text in (repr(config), str(config), summarize(config)):
         assert SECRET_KEY not in text
         assert TOKEN not in text
+        assert CALLBACK_KEY not in text
     with pytest.raises(ValidationError) as caught:
         Config.model_validate(
             {"accounts": [{"name": "a", "credentials": {"secret_key": [SECRET_KEY]}}]}
@@ -908,9 +1339,11 @@ def test_summarize_matches_and_hides_secrets() -> None:
                   secret_id: ${ID}
                   secret_key: ${KEY}
                   token: ${TOKEN}
+                callback_keys: ["${CB}"]
               - name: backup
                 endpoint: http://127.0.0.1:9000
-                budget: 12.5
+                budget_fraction: 0.5
+                api_limits: {DescribeLiveStreamState: 100}
                 timeout: 1500ms
                 max_workers: 4
             targets:
@@ -921,27 +1354,39 @@ def test_summarize_matches_and_hides_secrets() -> None:
               - account: backup
                 domain: push.example.com
                 app: app2
+                mode: state
                 interval: 30s
                 stale_after: 2m
-                streams: [f, g]
+                streams: [f]
+              - account: main
+                domain: push.example.com
+                app: events
+              - account: main
+                domain: push2.example.com
+                mode: online_list
+                streams: [g]
+                discover: true
             """
         ),
-        env={"ID": SECRET_ID, "KEY": SECRET_KEY, "TOKEN": TOKEN},
+        env={"ID": SECRET_ID, "KEY": SECRET_KEY, "TOKEN": TOKEN, "CB": CALLBACK_KEY},
     )
     text = summarize(config)
     assert text == y(
         """
         accounts: 2
-          main: endpoint live.tencentcloudapi.com, credentials explicit (secret_id AKID****abcd, with token), budget 50 req/s, timeout 5s
-          backup: endpoint http://127.0.0.1:9000, credentials from the SDK default chain, budget 12.5 req/s, timeout 1s500ms, max_workers 4
-        targets: 2, streams: 7
-          main push.example.com/live: 5 streams every 1m (stale after 3m), labels team=studio, expect_live set on 1
-          backup push.example.com/app2: 2 streams every 30s (stale after 2m)
+          main: endpoint live.tencentcloudapi.com, credentials explicit (secret_id AKID****abcd, with token), budget 0.25 of each action's limit (75 State req/s), timeout 5s, 1 callback key(s)
+          backup: endpoint http://127.0.0.1:9000, credentials from the SDK default chain, budget 0.5 of each action's limit (50 State req/s), timeout 1s500ms, max_workers 4
+        targets: 4, streams: 7
+          main push.example.com/live: 5 streams, mode auto, every 1m (stale after 3m), labels team=studio, expect_live set on 1
+          backup push.example.com/app2: 1 stream, mode state, every 30s (stale after 2m)
+          main push.example.com/events: 0 streams + discovery, mode auto, every 1m (stale after 3m)
+          main push2.example.com/live: 1 stream + discovery, mode online_list, every 1m (stale after 3m)
         """  # noqa: E501
     ).rstrip("\n")
     assert SECRET_KEY not in text
     assert TOKEN not in text
     assert SECRET_ID not in text
+    assert CALLBACK_KEY not in text
 
 
 def test_summarize_masks_short_secret_ids_completely() -> None:
@@ -999,11 +1444,47 @@ def test_example_config_is_valid() -> None:
     config = load_config(REPO / "config.example.yaml", env=env)
     assert [a.name for a in config.accounts] == ["main"]
     assert config.accounts[0].credentials.secret_id == SECRET_ID
-    assert len(config.targets) == 2
+    # The example shows the defaults: it must not quietly change them.
+    defaults = Account(name="main")
+    assert config.accounts[0].budget_fraction == defaults.budget_fraction
+    assert config.accounts[0].api_limits == defaults.api_limits
+    assert config.accounts[0].callback_keys == []
+    assert len(config.targets) == 3
     assert all(t.account == "main" for t in config.targets)
     assert any(t.labels for t in config.targets)
     assert any(s.expect_live is not None for t in config.targets for s in t.streams)
+    assert any(s.down_after is not None for t in config.targets for s in t.streams)
+    first, _, discovering = config.targets
+    listed = Target(domain="d", streams=[StreamEntry(name="s")])
+    # Written out where the default is derived from other keys: compare what they resolve to.
+    derived = {"stale_after", "round_interval", "discover"}
+    for field in set(Target.model_fields) - {"account", "domain", "labels", "streams"} - derived:
+        assert getattr(first, field) == getattr(listed, field), field
+    for prop in ("effective_stale_after", "effective_round_interval", "discovers"):
+        assert getattr(first, prop) == getattr(listed, prop), prop
+    assert discovering.discovers and not discovering.streams
+    assert config.callbacks == Config.model_fields["callbacks"].get_default(
+        call_default_factory=True
+    )
     assert SECRET_KEY not in summarize(config)
+
+
+DOCUMENTED_MODELS = (Config, Account, Credentials, Target, StreamEntry, CallbackSettings)
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [(model, field) for model in DOCUMENTED_MODELS for field in model.model_fields],
+    ids=lambda item: item if isinstance(item, str) else item.__name__,
+)
+def test_every_key_is_documented(model: type[BaseModel], field: str) -> None:
+    example = (REPO / "config.example.yaml").read_text(encoding="utf-8")
+    # As a key (possibly commented out, possibly a list item) or in a commented table of keys.
+    as_key = rf"^[ \t]*(?:#[ \t]*)?(?:-[ \t]+)?{field}:"
+    in_table = rf"^[ \t]*#[ \t]+{field}[ \t]{{2,}}\S"
+    assert re.search(as_key, example, re.MULTILINE) or re.search(in_table, example, re.MULTILINE)
+    reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert re.search(rf"^\| `(?:credentials\.)?{field}` \|", reference, re.MULTILINE)
 
 
 def test_example_config_without_env_names_the_variables() -> None:

@@ -19,12 +19,14 @@ from tests.e2e import (
     run_exporter,
     sample,
     start_simulator,
+    state_budget,
     stream_state,
     wait_for,
 )
 
 DOMAIN = "push.example.com"
 STATE = "DescribeLiveStreamState"
+PUSH_INFO = "DescribeLiveStreamPushInfoList"
 
 
 def scenario(streams: dict[str, str]) -> dict[str, object]:
@@ -96,7 +98,7 @@ def test_faults_never_produce_false_inactive(tmp_path: Path) -> None:
             wrong_content_type=0.1,
             error_rates={"InternalError.GetStreamInfoError": 0.1, "FailedOperation": 0.1},
         )
-        config = exporter_config(sim.url, {DOMAIN: names}, budget=20)
+        config = exporter_config(sim.url, {DOMAIN: names}, **state_budget(20))
         with run_exporter(tmp_path, config) as exp:
             exp.wait_ready()
             seen_codes: set[str] = set()
@@ -123,7 +125,7 @@ def test_faults_never_produce_false_inactive(tmp_path: Path) -> None:
             confirmed = [
                 n
                 for n in names
-                if sample(m, "tencent_live_stream_last_success_timestamp_seconds", stream=n)
+                if sample(m, "tencent_live_stream_last_change_timestamp_seconds", stream=n)
             ]
             assert confirmed, "no poll succeeded at all"
             assert all(stream_state(m, n) == "active" for n in confirmed)
@@ -135,7 +137,9 @@ def test_faults_never_produce_false_inactive(tmp_path: Path) -> None:
 
 
 def test_throttling_lowers_the_rate(sim: Simulator, tmp_path: Path) -> None:
-    config = exporter_config(sim.url, {DOMAIN: ["s-active", "s-inactive", "s-forbid"]}, budget=30)
+    config = exporter_config(
+        sim.url, {DOMAIN: ["s-active", "s-inactive", "s-forbid"]}, **state_budget(30)
+    )
     with run_exporter(tmp_path, config) as exp:
         exp.wait_ready()
         sim.start_window("throttle", 30, action=STATE)
@@ -197,11 +201,16 @@ def test_golden_end_to_end_exposition(sim: Simulator, tmp_path: Path) -> None:
     config = exporter_config(sim.url, {DOMAIN: ["s-active", "s-inactive", "s-forbid"]})
     with run_exporter(tmp_path, config) as exp:
         exp.wait_ready()
-        wait_for(
-            lambda: sample(exp.metrics(), "tencent_live_api_requests_total") == 3,
-            5,
-            "first round counted",
-        )
+
+        def settled() -> bool:
+            m = exp.metrics()
+            return (
+                sample(m, "tencent_live_api_requests_total", action=STATE) == 3
+                and sample(m, "tencent_live_api_requests_total", action=PUSH_INFO) == 1
+                and sample(m, "tencent_live_stream_push_info", stream="s-active") == 1
+            )
+
+        wait_for(settled, 5, "first round and push info counted and rendered")
         raw = exp.get("/metrics")[1].decode()
     parse_samples(raw)
     got = normalize(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -11,10 +12,18 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.config import parse_config
-from exporter.exposition import Exposition, format_labels, split_families
+from exporter.exposition import BUCKET_SIZE, Exposition, format_labels, split_families
 from exporter.metrics import ExporterMetrics
-from exporter.model import ApiError, ErrorClass, Observation, Source, StreamKey, StreamState
-from exporter.state import StateStore
+from exporter.model import (
+    ApiError,
+    ErrorClass,
+    Observation,
+    PushInfo,
+    Source,
+    StreamKey,
+    StreamState,
+)
+from exporter.state import Policy, StateStore
 
 GOLDEN = Path(__file__).parent / "golden" / "streams.prom"
 
@@ -37,40 +46,78 @@ targets:
 """
 
 
-def build() -> tuple[Exposition, StateStore, list[StreamKey]]:
+def wire(registry: CollectorRegistry) -> tuple[Exposition, StateStore, list[StreamKey]]:
+    """The exposition and store as the app wires them, for CONFIG's streams."""
     from exporter.app import plan
 
     p = plan(parse_config(CONFIG))
-    expo = Exposition(p.labels, CollectorRegistry())
-    store = StateStore(p.labels, listener=expo.stream_changed)
-    return expo, store, sorted(p.labels)
+    holder: list[StateStore] = []
+    expo = Exposition(registry, lambda keys: holder[0].get_many(keys))
+    store = StateStore(listener=expo.stream_changed)
+    holder.append(store)
+    expo.set_streams((k, spec.extra, spec.down_after) for k, spec in p.specs.items())
+    for key, policy in p.policies.items():
+        store.add(key, policy)
+    return expo, store, sorted(p.specs)
 
 
-def populate(store: StateStore, keys: list[StreamKey]) -> None:
+def build() -> tuple[Exposition, StateStore, list[StreamKey]]:
+    return wire(CollectorRegistry())
+
+
+T0 = 1_700_000_000.0
+QUALITY = PushInfo(
+    video_bitrate=2_500_000,
+    audio_bitrate=128_000,
+    video_fps=30,
+    audio_fps=47,
+    meta_video_bitrate=2_600_000,
+    meta_audio_bitrate=128_000,
+    meta_fps=30,
+    width=1280,
+    height=720,
+    begin_time=T0 - 3600,
+    video_codec="H264",
+    audio_codec="AAC",
+    resolution="1280*720",
+    audio_sample_rate="44100",
+    client_ip="203.0.113.7",
+    server_ip="198.51.100.1",
+)
+
+
+def populate(store: StateStore, keys: list[StreamKey], expo: Exposition | None = None) -> None:
     gamma, alpha, beta, weird = keys  # sorted: play.example.org first
-    t0 = 1_700_000_000.0
     src = Source.STATE_API
-    store.apply(Observation(alpha, t0, src, state=StreamState.ACTIVE))
-    store.apply(Observation(beta, t0 + 1, src, state=StreamState.INACTIVE))
-    store.apply(Observation(beta, t0 + 61, src, state=StreamState.ACTIVE))
-    store.apply(
+
+    def apply(obs: Observation) -> None:
+        store.apply(obs, obs.time)
+
+    apply(Observation(alpha, T0, src, state=StreamState.ACTIVE))
+    apply(Observation(beta, T0 + 1, src, state=StreamState.INACTIVE))
+    apply(Observation(beta, T0 + 61, src, state=StreamState.ACTIVE))
+    apply(
         Observation(
-            beta, t0 + 121, src, error=ApiError("Timeout", ErrorClass.TRANSPORT, "timed out")
+            beta, T0 + 121, src, error=ApiError("Timeout", ErrorClass.TRANSPORT, "timed out")
         )
     )
-    store.apply(
+    apply(
         Observation(
-            beta, t0 + 181, src, error=ApiError("InternalError", ErrorClass.SERVER, "x", "r1")
+            beta, T0 + 130, src, error=ApiError("InternalError", ErrorClass.SERVER, "x", "r1")
         )
     )
-    store.apply(Observation(gamma, t0 + 2, src, state=StreamState.FORBID))
+    apply(Observation(gamma, T0 + 2, src, state=StreamState.FORBID))
+    apply(Observation(alpha, T0 + 5, Source.CALLBACK, state=StreamState.INACTIVE, sequence="9"))
+    apply(Observation(alpha, T0 + 8, Source.CALLBACK, state=StreamState.ACTIVE, sequence="10"))
+    if expo is not None:
+        expo.set_push({alpha: QUALITY, gamma: QUALITY})  # gamma is not active: not shown
     # weird stays unknown: never observed.
     assert store.get(weird) is not None
 
 
 def test_golden_stream_exposition() -> None:
     expo, store, keys = build()
-    populate(store, keys)
+    populate(store, keys, expo)
     text = expo.render().decode()
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
@@ -89,16 +136,12 @@ def test_promtool_accepts_golden_and_full_exposition() -> None:
 
 
 def full_exposition() -> str:
-    from exporter.app import plan
-
-    p = plan(parse_config(CONFIG))
     metrics = ExporterMetrics()
     hook = metrics.call_hook("main")
     hook("DescribeLiveStreamState", 0.05, None)
     hook("DescribeLiveStreamState", 1.5, ApiError("Timeout", ErrorClass.TRANSPORT))
-    expo = Exposition(p.labels, metrics.registry)
-    store = StateStore(p.labels, listener=expo.stream_changed)
-    populate(store, sorted(p.labels))
+    expo, store, keys = wire(metrics.registry)
+    populate(store, keys, expo)
     return expo.render().decode()
 
 
@@ -111,7 +154,10 @@ def test_output_sorted_stable_and_cached() -> None:
     populate(store, keys)
     first = expo.render()
     assert expo.render() == first  # nothing changed: identical bytes
-    store.apply(Observation(keys[0], 1_800_000_000.0, Source.STATE_API, state=StreamState.ACTIVE))
+    store.apply(
+        Observation(keys[0], 1_800_000_000.0, Source.STATE_API, state=StreamState.ACTIVE),
+        1_800_000_000.0,
+    )
     assert expo.render() != first
 
 
@@ -133,3 +179,63 @@ def test_secret_not_in_exposition() -> None:
 
 def test_label_escaping() -> None:
     assert format_labels((("a", 'x"y\\z\nw'),)) == 'a="x\\"y\\\\z\\nw"'
+
+
+def test_openmetrics_and_gzip_chunks_match_the_text() -> None:
+    metrics = ExporterMetrics()
+    expo, store, keys = wire(metrics.registry)
+    populate(store, keys, expo)
+    text = expo.render()
+    assert gzip.decompress(b"".join(expo.render_chunks(compressed=True))) == text
+    om = expo.render(openmetrics=True).decode()
+    assert om.endswith("# EOF\n")
+    assert "# TYPE tencent_live_stream_errors counter" in om
+    assert 'tencent_live_stream_errors_total{account="main"' in om
+    om_gz = b"".join(expo.render_chunks(openmetrics=True, compressed=True))
+    assert gzip.decompress(om_gz).decode() == om
+
+
+def test_buckets_split_and_shrink_keeping_series_sorted() -> None:
+    holder: list[StateStore] = []
+    expo = Exposition(CollectorRegistry(), lambda keys: holder[0].get_many(keys))
+    store = StateStore(listener=expo.stream_changed)
+    holder.append(store)
+    policy = Policy(180, 1800)
+    keys = [StreamKey("a", "d", "live", f"s{i:05d}") for i in range(3 * BUCKET_SIZE)]
+    # Streams arrive one by one (discovery), in an order that is not sorted.
+    for key in reversed(keys):
+        expo.set_stream(key, (("env", "x"),), None)
+        store.add(key, policy)
+    expo.flush()
+
+    def streams() -> list[str]:
+        return [
+            line.split('stream="', 1)[1].split('"', 1)[0]
+            for line in expo.render().decode().splitlines()
+            if line.startswith("tencent_live_stream_state{") and 'state="unknown"' in line
+        ]
+
+    assert streams() == [k.stream for k in keys]
+    for key in keys[::2]:
+        expo.remove_stream(key)
+        store.remove(key)
+    expo.flush()
+    assert streams() == [k.stream for k in keys[1::2]]
+    assert len(expo) == len(keys) // 2
+
+
+def test_flush_renders_only_changed_buckets() -> None:
+    holder: list[StateStore] = []
+    expo = Exposition(CollectorRegistry(), lambda keys: holder[0].get_many(keys))
+    store = StateStore(listener=expo.stream_changed)
+    holder.append(store)
+    keys = [StreamKey("a", "d", "live", f"s{i:05d}") for i in range(10 * BUCKET_SIZE)]
+    expo.set_streams((k, (), None) for k in keys)
+    for key in keys:
+        store.add(key, Policy(180, 1800))
+    assert expo.flush() == 10
+    assert expo.flush() == 0
+    store.apply(Observation(keys[5], T0, Source.STATE_API, state=StreamState.ACTIVE), T0)
+    # A confirmation that changes nothing visible renders nothing.
+    store.apply(Observation(keys[5], T0 + 60, Source.STATE_API, state=StreamState.ACTIVE), T0 + 60)
+    assert expo.flush() == 1

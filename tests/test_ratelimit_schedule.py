@@ -201,21 +201,29 @@ def test_plan_stretches_intervals_that_do_not_fit_the_budget() -> None:
         f"""
 accounts:
   - name: a
-    budget: 50
+    budget_fraction: 1
+    api_limits: {{DescribeLiveStreamState: 50}}
 targets:
   - domain: d.example.com
+    mode: state
     interval: 10s
     streams:
 {streams}
   - domain: e.example.com
     interval: 1m
     streams: [x, y]
+  - domain: f.example.com
+    mode: online_list
+    interval: 10s
+    streams: [z]
 """
     )
     p = plan(config)
-    # 1000/10 + 2/60 calls/s against a budget of 50: every interval of the account doubles.
+    # 1000/10 + 2/60 State calls/s against a budget of 50: every per-stream interval of the
+    # account doubles; list rounds cost the same however many streams there are.
     factor = (1000 / 10 + 2 / 60) / 50
     assert p.stretch == {"a": pytest.approx(factor)}
-    assert [t.interval for t in p.plans] == pytest.approx([10 * factor, 60 * factor])
-    assert [t.configured_interval for t in p.plans] == [10, 60]
-    assert p.plans[0].stale_after == pytest.approx(30 * factor)
+    assert [t.mode for t in p.targets] == ["state", "state", "online_list"]
+    assert [t.interval for t in p.targets] == pytest.approx([10 * factor, 60 * factor, 10])
+    assert [t.configured_interval for t in p.targets] == [10, 60, 10]
+    assert p.targets[0].policy.stale_after == pytest.approx(30 * factor)

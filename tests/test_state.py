@@ -1,122 +1,222 @@
-"""Pure state transitions, table-driven with explicit times (no clock, no threads)."""
+"""Pure state transitions and the seed's combination rule, table-driven with explicit times."""
 
 from __future__ import annotations
 
 import pytest
 
-from exporter.model import ApiError, ErrorClass, Observation, Source, StreamKey, StreamState
-from exporter.state import StateStore, StreamStatus, expire, next_status
+from exporter.model import (
+    ApiError,
+    ErrorClass,
+    Observation,
+    Source,
+    StreamKey,
+    StreamState,
+    Verdict,
+)
+from exporter.state import (
+    AGREE_WINDOW,
+    STALE,
+    Outcome,
+    Policy,
+    StateStore,
+    StreamStatus,
+    combine,
+    deadline,
+    observe,
+    refresh,
+)
 
 KEY = StreamKey("main", "push.example.com", "live", "s1")
 A, IN, F, U = (StreamState.ACTIVE, StreamState.INACTIVE, StreamState.FORBID, StreamState.UNKNOWN)
+SA, OL, FL, CB = Source.STATE_API, Source.ONLINE_LIST, Source.FORBID_LIST, Source.CALLBACK
+POLICY = Policy(stale_after=30, forbid_stale_after=600)
 
 
-def ok(t: float, state: StreamState) -> Observation:
-    return Observation(KEY, t, Source.STATE_API, state=state)
+def ok(t: float, state: StreamState, source: Source = SA, seq: str = "") -> Observation:
+    return Observation(KEY, t, source, state=state, sequence=seq)
 
 
 def fail(t: float, code: str, cls: ErrorClass = ErrorClass.TRANSPORT) -> Observation:
-    return Observation(KEY, t, Source.STATE_API, error=ApiError(code, cls, "boom", "req-1"))
+    return Observation(KEY, t, SA, error=ApiError(code, cls, "boom", "req-1"))
 
 
-def run(events: list[Observation | tuple[str, float, float]]) -> StreamStatus:
-    status = StreamStatus()
+Event = Observation | tuple[str, float]
+
+
+def run(events: list[Event]) -> StreamStatus:
+    """Observations are applied at their own time; ("at", t) lets the clock pass to t."""
+    status = StreamStatus(POLICY)
     for ev in events:
         if isinstance(ev, tuple):
-            _, now, stale_after = ev
-            status = expire(status, now, stale_after)
+            status = refresh(status, ev[1])
         else:
-            status = next_status(status, ev)
+            status, _ = observe(status, ev, ev.time)
     return status
 
 
 @pytest.mark.parametrize(
-    ("events", "state", "last_change", "last_success", "consecutive"),
+    ("events", "state", "last_change", "source"),
     [
-        ([], U, None, None, 0),
-        ([ok(10, A)], A, 10, 10, 0),
-        ([ok(10, A), ok(20, A)], A, 10, 20, 0),
-        ([ok(10, A), ok(20, IN)], IN, 20, 20, 0),
-        ([ok(10, F)], F, 10, 10, 0),
+        ([], U, None, None),
+        ([ok(10, A)], A, 10, "state_api"),
+        ([ok(10, A), ok(20, A)], A, 10, "state_api"),
+        ([ok(10, A), ok(20, IN)], IN, 20, "state_api"),
+        ([ok(10, F)], F, 10, "state_api"),
         # API faults never make a stream inactive: the last state is kept.
-        ([ok(10, A), fail(20, "Timeout")], A, 10, 10, 1),
-        ([ok(10, A), fail(20, "BadResponse"), fail(30, "InternalError")], A, 10, 10, 2),
+        ([ok(10, A), fail(20, "Timeout")], A, 10, "state_api"),
+        ([ok(10, A), fail(20, "BadResponse"), fail(25, "InternalError")], A, 10, "state_api"),
+        ([ok(10, A), fail(20, "RequestLimitExceeded", ErrorClass.THROTTLED)], A, 10, "state_api"),
         (
-            [ok(10, A), fail(20, "RequestLimitExceeded", ErrorClass.THROTTLED)],
+            [ok(10, A), fail(20, "AuthFailure.SignatureFailure", ErrorClass.AUTH)],
             A,
             10,
-            10,
-            1,
+            "state_api",
         ),
-        ([ok(10, A), fail(20, "AuthFailure.SignatureFailure", ErrorClass.AUTH)], A, 10, 10, 1),
-        ([fail(5, "Timeout")], U, None, None, 1),
-        # A success resets the error streak.
-        ([ok(10, A), fail(20, "Timeout"), ok(30, A)], A, 10, 30, 0),
+        ([fail(5, "Timeout")], U, None, None),
         # An older answer arriving late does not move the stream back in time.
-        ([ok(30, IN), ok(20, A)], IN, 30, 30, 0),
+        ([ok(30, IN), ok(20, A)], IN, 30, "state_api"),
         # Staleness: unknown once nothing confirmed the state for stale_after.
-        ([ok(10, A), ("expire", 39, 30)], A, 10, 10, 0),
-        ([ok(10, A), ("expire", 40, 30)], U, 40, 10, 0),
-        ([ok(10, A), fail(20, "Timeout"), ("expire", 45, 30)], U, 45, 10, 1),
-        # ...and back to a real state on the next success.
-        ([ok(10, A), ("expire", 40, 30), ok(50, A)], A, 50, 50, 0),
-        # Expiring a never-seen stream changes nothing.
-        ([("expire", 100, 30)], U, None, None, 0),
+        ([ok(10, A), ("at", 39)], A, 10, "state_api"),
+        ([ok(10, A), ("at", 40)], U, 40, STALE),
+        ([ok(10, A), fail(20, "Timeout"), ("at", 45)], U, 45, STALE),
+        ([ok(10, A), ("at", 45), ok(50, A)], A, 50, "state_api"),
+        # An interrupt callback makes the stream inactive at once...
+        ([ok(10, A), ok(15, IN, CB, "1")], IN, 15, "callback"),
+        # ... even when a poll that started before it still said active...
+        ([ok(14, A), ok(15, IN, CB, "1")], IN, 15, "callback"),
+        # ... and the next poll confirms or corrects it.
+        ([ok(10, A), ok(15, IN, CB, "1"), ok(40, IN)], IN, 15, "callback"),
+        ([ok(10, A), ok(15, IN, CB, "1"), ok(40, A)], A, 40, "state_api"),
+        # A push callback is online at once; a lagging list that misses it (within the agree
+        # window) does not overrule it: online if any source says so.
+        ([ok(10, IN, OL), ok(20, A, CB, "2")], A, 20, "callback"),
+        (
+            [ok(10, IN, OL), ok(20, A, CB, "2"), ok(20 + AGREE_WINDOW - 1, IN, OL)],
+            A,
+            20,
+            "callback",
+        ),
+        # Past the window the list's later word stands.
+        (
+            [ok(10, IN, OL), ok(20, A, CB, "2"), ok(20 + AGREE_WINDOW + 30, IN, OL)],
+            IN,
+            60,
+            "online_list",
+        ),
+        # Two polling sources disagreeing at about the same time: active wins.
+        ([ok(10, IN, OL), ok(12, A, SA)], A, 12, "state_api"),
+        ([ok(10, A, SA), ok(12, IN, OL)], A, 10, "state_api"),
+        ([ok(10, A, SA), ok(25, IN, OL)], IN, 25, "online_list"),
+        # Bans: a listed forbid makes a not-listed stream forbid, a lifted ban inactive.
+        ([ok(10, IN, OL), ok(11, F, FL)], F, 11, "forbid_list"),
+        ([ok(10, F, FL), ok(20, IN, OL)], F, 10, "forbid_list"),
+        ([ok(10, F, FL), ok(20, IN, OL), ok(25, IN, FL)], IN, 25, "online_list"),
+        ([ok(10, F, SA), ok(20, IN, FL)], IN, 20, "state_api"),
+        # A stream on the list is active whatever an older ban said.
+        ([ok(10, F, FL), ok(20, A, OL)], A, 20, "online_list"),
+        # Forbid verdicts have their own (longer) freshness window.
+        ([ok(10, F, FL), ("at", 100)], F, 10, "forbid_list"),
+        ([ok(10, F, FL), ("at", 610)], U, 610, STALE),
     ],
 )
 def test_transitions(
-    events: list[Observation | tuple[str, float, float]],
-    state: StreamState,
-    last_change: float | None,
-    last_success: float | None,
-    consecutive: int,
+    events: list[Event], state: StreamState, last_change: float | None, source: str | None
 ) -> None:
     status = run(events)
-    assert status.state is state
-    assert status.last_change == last_change
-    assert status.last_success == last_success
-    assert status.consecutive_errors == consecutive
+    assert (status.state, status.last_change, status.change_source) == (state, last_change, source)
 
 
-def test_errors_counted_by_code() -> None:
-    status = run([fail(1, "Timeout"), fail(2, "InternalError"), fail(3, "Timeout")])
+def test_errors_are_counted_by_code_and_reset_by_success() -> None:
+    status = run([ok(10, A), fail(20, "Timeout"), fail(21, "Timeout"), fail(22, "InternalError")])
     assert status.errors_by_code == (("InternalError", 1), ("Timeout", 2))
-    assert status.last_error is not None and status.last_error.request_id == "req-1"
-    # Counters survive a success; only the streak resets.
-    status = next_status(status, ok(4, A))
-    assert status.errors_by_code == (("InternalError", 1), ("Timeout", 2))
+    assert status.consecutive_errors == 3
+    assert (status.last_error_code, status.last_error_time) == ("InternalError", 22)
+    assert run([fail(5, "Timeout"), ok(10, A)]).consecutive_errors == 0
 
 
-def test_observation_without_state_or_error_is_a_bug() -> None:
-    with pytest.raises(ValueError, match="state or an error"):
-        next_status(StreamStatus(), Observation(KEY, 1, Source.STATE_API))
+@pytest.mark.parametrize(
+    ("first", "second", "outcome", "state"),
+    [
+        ((20, "5", IN), (20, "5", IN), Outcome.DUPLICATE, IN),
+        ((20, "5", IN), (10, "4", A), Outcome.OUT_OF_ORDER, IN),
+        ((20, "5", IN), (20, "4", A), Outcome.OUT_OF_ORDER, IN),
+        ((20, "5", A), (20, "10", IN), Outcome.APPLIED, IN),  # numeric, not string, order
+        ((20, "5", A), (21, "1", IN), Outcome.APPLIED, IN),
+        # A push under a second: its interrupt shares time and sequence and still applies.
+        ((20, "5", A), (20, "5", IN), Outcome.APPLIED, IN),
+        ((20, "5", IN), (20, "5", A), Outcome.OUT_OF_ORDER, IN),
+    ],
+)
+def test_callback_retries_never_go_back_in_time(
+    first: tuple[float, str, StreamState],
+    second: tuple[float, str, StreamState],
+    outcome: Outcome,
+    state: StreamState,
+) -> None:
+    status, _ = observe(StreamStatus(POLICY), ok(first[0], first[2], CB, first[1]), 25)
+    after, got = observe(status, ok(second[0], second[2], CB, second[1]), 26)
+    assert got is outcome
+    assert after.state is state
 
 
-def test_store_notifies_only_real_changes() -> None:
-    seen: list[tuple[StreamKey, StreamState]] = []
-    store = StateStore([KEY], listener=lambda k, s: seen.append((k, s.state)))
-    assert seen == [(KEY, U)]  # initial render
-    store.apply(ok(10, A))
-    store.apply(ok(10, A))  # identical: no notification
-    store.apply(ok(20, A))  # last_success moved: notified
-    assert [s for _, s in seen] == [U, A, A]
-    assert store.expire(25, lambda k: 30) == 0
-    assert store.expire(60, lambda k: 30) == 1
-    assert store.get(KEY) is not None and store.get(KEY).state is U  # type: ignore[union-attr]
+def test_combine_ignores_stale_verdicts_and_callbacks_older_than_the_lead() -> None:
+    old_push = Verdict(A, 0, CB)
+    poll = Verdict(IN, 100, SA)
+    assert combine((poll, None, None, old_push), POLICY, 101) == (IN, SA)
+    assert combine((None, None, None, None), POLICY, 5) == (U, None)
 
 
-def test_store_ignores_streams_it_does_not_track() -> None:
-    store = StateStore([KEY])
-    other = StreamKey("main", "push.example.com", "live", "gone")
-    store.apply(Observation(other, 1, Source.STATE_API, state=A))
-    assert other not in store.snapshot()
+def test_deadline_is_the_next_verdict_to_go_stale() -> None:
+    status = run([ok(10, A), ok(12, F, FL)])
+    assert deadline(status, 12) == 40
+    assert deadline(status, 40) == 612
+    assert deadline(status, 612) is None
 
 
-def test_readiness_needs_every_stream_attempted() -> None:
-    k2 = StreamKey("main", "push.example.com", "live", "s2")
-    store = StateStore([KEY, k2])
-    assert not store.all_attempted([KEY, k2])
-    store.apply(fail(1, "Timeout"))
-    assert not store.all_attempted([KEY, k2])
-    store.mark_skipped(k2)
-    assert store.all_attempted([KEY, k2])
+def test_store_notifies_only_exposed_changes_and_expires_by_deadline() -> None:
+    seen: list[StreamKey] = []
+    store = StateStore(listener=seen.append)
+    store.add(KEY, POLICY)
+    assert seen == [KEY]
+    assert store.apply(ok(10, A), 10) is Outcome.APPLIED
+    assert store.apply(ok(20, A), 20) is Outcome.APPLIED  # confirmation: nothing to re-render
+    assert seen == [KEY, KEY]
+    assert store.tick(49) == 0
+    assert store.tick(50) == 1
+    status = store.get(KEY)
+    assert status is not None
+    assert (status.state, status.change_source) == (U, STALE)
+    assert seen == [KEY, KEY, KEY]
+    assert store.tick(10_000) == 0
+
+
+def test_store_bulk_verdicts_and_membership() -> None:
+    store = StateStore()
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(5000)]
+    for key in keys:
+        store.add(key, POLICY)
+    store.apply_bulk(keys[:10], Verdict(A, 5, OL), 6)
+    store.apply_bulk(keys[10:], Verdict(IN, 5, OL), 6)
+    snap = store.snapshot()
+    assert [snap[k].state for k in keys[:10]] == [A] * 10
+    assert {snap[k].state for k in keys[10:]} == {IN}
+    # Unknown streams are ignored, removed ones no longer tracked.
+    unknown = Observation(StreamKey("x", "y", "z", "w"), 1, SA, state=A)
+    assert store.apply(unknown, 1) is Outcome.UNKNOWN_STREAM
+    store.remove(keys[0])
+    assert keys[0] not in store
+    assert len(store) == 4999
+    # Everything goes stale together, and only once.
+    assert store.tick(35) == 4999
+    assert store.tick(36) == 0
+
+
+def test_store_keeps_history_when_a_policy_changes() -> None:
+    store = StateStore()
+    store.add(KEY, POLICY)
+    store.apply(ok(10, A), 10)
+    store.add(KEY, Policy(stale_after=100, forbid_stale_after=600))
+    assert store.tick(50) == 0
+    status = store.get(KEY)
+    assert status is not None and status.state is A
+    assert store.tick(110) == 1

@@ -93,6 +93,13 @@ class Simulator:
         self._server: SimHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
+    def set_callback_url(self, url: str) -> None:
+        """Point callbacks at a receiver that only got its address after the simulator started
+        (the demo: the exporter listens on a port chosen at start)."""
+        if self.callbacks is None:
+            raise RuntimeError("callbacks were not configured")
+        self.callbacks.url = url
+
     # lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> Simulator:
