@@ -61,6 +61,12 @@ def main() -> int:
     ap.add_argument("--streams", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--round-interval", type=int, default=10)
+    ap.add_argument(
+        "--discover",
+        action="store_true",
+        help="track the streams by discovery (every stream is on air at some point) instead "
+        "of listing all of them in the config",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tle-mem-"))
     scenario = {
@@ -69,6 +75,8 @@ def main() -> int:
             "domains": [DOMAIN],
             "seed": 9,
             "timeline_fraction": 0.1,
+            # Discovery tracks what it sees online: then every stream is on air at some point.
+            **({"mix": {"active": 1.0}} if args.discover else {}),
         },
         "max_page_size": {"DescribeLiveStreamOnlineList": 1000},
         "limits": {action: 100_000 for action in ("DescribeLiveStreamOnlineList",)},
@@ -92,7 +100,11 @@ def main() -> int:
                 "round_interval": f"{args.round_interval}s",
                 "page_size": 1000,
                 "labels": {"env": "bench"},
-                "streams": [f"gen-{i:0{width}d}" for i in range(args.streams)],
+                **(
+                    {"max_streams": 2 * args.streams}
+                    if args.discover
+                    else {"streams": [f"gen-{i:0{width}d}" for i in range(args.streams)]}
+                ),
             }
         ],
     }

@@ -54,6 +54,9 @@ class StreamSpec:
 
 def configured_streams(account: str, target: Target) -> dict[StreamKey, StreamSpec]:
     out: dict[StreamKey, StreamSpec] = {}
+    # Streams of a target mostly share their labels: one spec object for all of them keeps
+    # 100k streams from holding 100k equal tuples.
+    shared: dict[StreamSpec, StreamSpec] = {}
     for entry in target.streams:
         key = StreamKey(account, target.domain, target.app, entry.name)
         extra = {**target.labels, **entry.labels}
@@ -62,7 +65,8 @@ def configured_streams(account: str, target: Target) -> dict[StreamKey, StreamSp
         down_after = None
         if entry.expect_live:
             down_after = entry.down_after if entry.down_after is not None else target.down_after
-        out[key] = StreamSpec(tuple(sorted(extra.items())), down_after)
+        spec = StreamSpec(tuple(sorted(extra.items())), down_after)
+        out[key] = shared.setdefault(spec, spec)
     return out
 
 
@@ -160,6 +164,7 @@ def plan(config: Config, shard: Shard | None = None) -> Plan:
                 max_streams=t.max_streams,
                 retention=t.retention,
                 push_info=t.push_info,
+                push_ips=t.push_info_ips,
                 policy=policy,
                 keys=list(streams),
             )
@@ -168,6 +173,13 @@ def plan(config: Config, shard: Shard | None = None) -> Plan:
         result.policies.update(dict.fromkeys(streams, policy))
         result.discovery_labels[name] = tuple(sorted(t.labels.items()))
     return result
+
+
+def _without_streams(config: Config) -> Config:
+    """The config minus its stream lists, which the store and exposition already hold: 100k
+    validated stream entries are tens of MB that nothing reads after planning."""
+    targets = [t.model_copy(update={"streams": []}) for t in config.targets]
+    return config.model_copy(update={"targets": targets})
 
 
 class App:
@@ -188,11 +200,7 @@ class App:
         self._clock = clock
         self.started = time.time()
         self.metrics = ExporterMetrics()
-        self.exposition = Exposition(
-            self.metrics.registry,
-            self._read_statuses,
-            push_ips=any(t.push_info_ips for t in config.targets),
-        )
+        self.exposition = Exposition(self.metrics.registry, self._read_statuses)
         self.store = StateStore(listener=self.exposition.stream_changed)
         self.recent_errors: collections.deque[ApiErrorRow] = collections.deque(maxlen=RECENT_ERRORS)
         self._reload_lock = threading.Lock()
@@ -341,7 +349,7 @@ class App:
             old = self.poller
             old.stop()
             self.metrics.forget_targets()
-            self.config = config
+            self.config = _without_streams(config)
             self.callback_path = config.callbacks.path
             self.poller = self._build(config, previous=old)
             self.poller.start()
@@ -368,7 +376,7 @@ class App:
         self, body: bytes, content_type: str | None, now: float | None = None
     ) -> tuple[int, bytes]:
         """One CSS callback request: (HTTP status, body). Never raises, never blocks on I/O."""
-        wall = time.time() if now is None else now
+        wall = self._wall() if now is None else now
         parsed = callbacks.parse_callback(
             body,
             content_type=content_type,
@@ -388,6 +396,10 @@ class App:
         """A callback refused before its body was read (bad or oversized Content-Length)."""
         self.metrics.callback_requests.labels(rejection.reason).inc()
 
+    def _count_event(self, account: str, event: callbacks.CallbackEvent, now: float) -> None:
+        self.metrics.callback_events.labels(account, _EVENTS[event.event]).inc()
+        self.metrics.callback_last_event.labels(account).set(now)
+
     def _apply_callback(self, event: callbacks.CallbackEvent, now: float) -> str:
         targets = list(self._callback_targets(event.domain, event.app))
         result = "unknown_stream"
@@ -400,9 +412,8 @@ class App:
                 t.discovered[key] = now
                 t.membership_changed()
                 self._discover(t, [key])
-            self.metrics.callback_events.labels(t.account, _EVENTS[event.event]).inc()
-            self.metrics.callback_last_event.labels(t.account).set(now)
             if event.event is callbacks.EventType.PUSH_ERROR:
+                self._count_event(t.account, event, now)
                 result = "accepted"
                 continue
             state = (
@@ -415,6 +426,8 @@ class App:
             outcome = self.store.apply(
                 Observation(key, at, Source.CALLBACK, state=state, sequence=event.sequence), now
             )
+            if outcome is Outcome.APPLIED:
+                self._count_event(t.account, event, now)
             result = "accepted" if outcome is Outcome.APPLIED else outcome.value
         return result
 

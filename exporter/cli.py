@@ -123,6 +123,25 @@ def _load_web_config(path: str | None) -> tuple[bool, WebConfig | None]:
         return False, None
 
 
+def _limit_malloc_arenas() -> None:
+    """Two glibc malloc arenas instead of eight per core.
+
+    Poll workers allocate as they apply rounds; with an arena per thread, freed memory stays
+    spread over many arenas and RSS grows far past what is live (measured: 560 MB versus about
+    half that at 100k streams). Must run before the worker threads start.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_arena_max = -8
+        libc.mallopt(m_arena_max, 2)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
@@ -162,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(f"--shard.index/--shard.count: {exc}")
 
+    _limit_malloc_arenas()
     sim = None
+    loaded = None
     if args.demo:
         from exporter.demo import start_demo
 
@@ -181,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sim is not None:
             sim.stop()
         return _fail(f"cannot listen on {args.listen_address}: {exc.strerror or exc}")
+    # The app keeps what it needs; the full config (every stream entry) can go.
+    del config, loaded
 
     stop = threading.Event()
 
@@ -202,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     app.start()
     if sim is not None and sim.callbacks is not None:
-        sim.set_callback_url(f"{app.web.scheme}://127.0.0.1:{app.web.port}{config.callbacks.path}")
+        sim.set_callback_url(f"{app.web.scheme}://127.0.0.1:{app.web.port}{app.callback_path}")
     stop.wait()
     app.stop()
     if sim is not None:

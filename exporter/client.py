@@ -7,6 +7,9 @@ is told about every call (action, duration, error) and do their own accounting.
 from __future__ import annotations
 
 import datetime
+import functools
+import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -61,16 +64,22 @@ def classify(code: str) -> ErrorClass:
     return ErrorClass.SERVER
 
 
+_CODE_UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
+
+
 def _error(code: str, message: str = "", request_id: str = "") -> ApiError:
     # Messages can echo request details; one line and bounded keeps logs and pages sane.
     message = " ".join(str(message).split())[:300]
-    return ApiError(code, classify(code), message, request_id or "")
+    # The code becomes a label value: a broken answer must not smuggle in newlines or pages of
+    # text. Tencent's codes are dotted identifiers well under 64 characters.
+    code = _CODE_UNSAFE.sub("_", code)[:64] or BAD_RESPONSE
+    return ApiError(code, classify(code), message, str(request_id or "")[:128])
 
 
 def error_from_exception(exc: BaseException) -> ApiError:
     """Classify anything a call through the SDK can raise."""
     if isinstance(exc, TencentCloudSDKException):
-        code = exc.get_code() or ""
+        code = exc.get_code() if isinstance(exc.get_code(), str) else ""  # may be any JSON
         if code == "ClientNetworkError":
             text = str(exc.get_message())
             if "timed out" in text.lower() or "timeout" in text.lower():
@@ -82,7 +91,7 @@ def error_from_exception(exc: BaseException) -> ApiError:
         if code == "ClientSideError":
             return _error(NO_CREDENTIALS, "no credentials found by the SDK's default chain")
         return _error(code or BAD_RESPONSE, exc.get_message() or "", exc.get_request_id() or "")
-    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError, UnicodeError)):
+    if isinstance(exc, (ValueError, LookupError, TypeError, AttributeError, RecursionError)):
         # json.JSONDecodeError is a ValueError: truncated or garbled answers land here.
         return _error(BAD_RESPONSE, f"unparseable answer ({type(exc).__name__})")
     return _error(CONNECTION_ERROR, type(exc).__name__)
@@ -203,9 +212,15 @@ def parse_resolution(text: str) -> tuple[float | None, float | None]:
     return None, None
 
 
-def parse_push_item(item: dict[str, Any]) -> tuple[str, str, PushInfo]:
-    """One DataInfoList entry as (app, stream, PushInfo)."""
-    resolution = _str(item, "Resolution", required=False)
+def _shared(text: str) -> str:
+    # Codecs, resolutions and sample rates take a handful of values across 100k streams: one
+    # shared copy each instead of a fresh string per stream and round.
+    return sys.intern(text)
+
+
+def parse_push_item(item: dict[str, Any], ips: bool = False) -> tuple[str, str, PushInfo]:
+    """One DataInfoList entry as (app, stream, PushInfo); client/server IPs only if ``ips``."""
+    resolution = _shared(_str(item, "Resolution", required=False))
     width, height = parse_resolution(resolution)
     sample_rate = item.get("AsampleRate")
     info = PushInfo(
@@ -219,18 +234,18 @@ def parse_push_item(item: dict[str, Any]) -> tuple[str, str, PushInfo]:
         width=width,
         height=height,
         begin_time=beijing_to_unix(_str(item, "BeginPushTime", required=False)),
-        video_codec=_str(item, "Vcodec", required=False),
-        audio_codec=_str(item, "Acodec", required=False),
+        video_codec=_shared(_str(item, "Vcodec", required=False)),
+        audio_codec=_shared(_str(item, "Acodec", required=False)),
         resolution=resolution,
-        audio_sample_rate="" if sample_rate is None else str(sample_rate),
-        client_ip=_str(item, "ClientIp", required=False),
-        server_ip=_str(item, "ServerIp", required=False),
+        audio_sample_rate="" if sample_rate is None else _shared(str(sample_rate)),
+        client_ip=_str(item, "ClientIp", required=False) if ips else "",
+        server_ip=_str(item, "ServerIp", required=False) if ips else "",
     )
     return _str(item, "AppName"), _str(item, "StreamName"), info
 
 
-def parse_push_page(response: dict[str, Any]) -> Page:
-    items = [parse_push_item(i) for i in _items(response, "DataInfoList")]
+def parse_push_page(response: dict[str, Any], ips: bool = False) -> Page:
+    items = [parse_push_item(i, ips) for i in _items(response, "DataInfoList")]
     return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
 
 
@@ -341,9 +356,12 @@ class CssClient:
         assert not isinstance(result, dict)
         return result
 
-    def push_page(self, domain: str, app: str, page: int, size: int) -> Page | ApiError:
+    def push_page(
+        self, domain: str, app: str, page: int, size: int, ips: bool = False
+    ) -> Page | ApiError:
         params = {"PushDomain": domain, "AppName": app, "PageNum": page, "PageSize": size}
-        result = self.call(cssapi.PUSH_INFO_LIST, params, parse_push_page, empty=EMPTY_PAGE)
+        parse = functools.partial(parse_push_page, ips=ips)
+        result = self.call(cssapi.PUSH_INFO_LIST, params, parse, empty=EMPTY_PAGE)
         assert not isinstance(result, dict)
         return result
 

@@ -964,7 +964,7 @@ def parse_config(
         raise ConfigError([f"{source}: config is empty"])
     if not isinstance(raw, dict):
         raise ConfigError(
-            [f"{source}: top level must be a mapping with accounts and targets, got {_show(raw)}"]
+            [f"{source}: top level must be a mapping with accounts and targets, got {_kind(raw)}"]
         )
 
     interpolated: dict[Loc, str] = {}

@@ -2,9 +2,11 @@
 
 A collector that builds every stream's families on each scrape costs seconds at 100k streams.
 Here streams live in sorted buckets of a few hundred; a change marks its bucket dirty, a
-background flush re-renders dirty buckets (text and a gzip member of each family's block), and a
-scrape only concatenates cached bytes. Concatenated gzip members are one valid gzip stream
-(RFC 1952 section 2.2), so compressed scrapes cost no compression of stream data either.
+background flush re-renders dirty buckets into one gzip member per family, and a scrape only
+concatenates cached bytes. Concatenated gzip members are one valid gzip stream (RFC 1952
+section 2.2), so a compressed scrape (what Prometheus asks for) costs no compression at all.
+Only the compressed form is kept: at 100k streams the text is ~150 MB and its gzip ~5 MB; an
+uncompressed scrape inflates the members as it sends them.
 """
 
 from __future__ import annotations
@@ -152,7 +154,6 @@ def render_stream(
     status: StreamStatus,
     down_after: float | None = None,
     push: PushInfo | None = None,
-    push_ips: bool = False,
 ) -> dict[str, str]:
     """Every family's lines for one stream; ``labels`` is already formatted."""
     out: dict[str, str] = {}
@@ -185,7 +186,7 @@ def render_stream(
             ("resolution", push.resolution),
             ("audio_sample_rate", push.audio_sample_rate),
         ]
-        if push_ips:
+        if push.client_ip or push.server_ip:  # only kept for targets with push_info_ips
             info += [("client_ip", push.client_ip), ("server_ip", push.server_ip)]
         out[PUSH_INFO.name] = f"{PUSH_INFO.name}{{{labels},{format_labels(tuple(info))}}} 1\n"
     return out
@@ -210,6 +211,10 @@ def split_families(text: str) -> dict[str, str]:
     return blocks
 
 
+def _identity(data: bytes) -> bytes:
+    return data
+
+
 def _gzip(data: bytes) -> bytes:
     # Level 1: most of the size win for a fraction of the time; mtime 0 keeps bytes stable.
     return gzip.compress(data, compresslevel=1, mtime=0)
@@ -218,8 +223,7 @@ def _gzip(data: bytes) -> bytes:
 @dataclass
 class _Bucket:
     keys: list[StreamKey]
-    text: dict[str, bytes] = field(default_factory=dict)
-    packed: dict[str, bytes] = field(default_factory=dict)
+    packed: dict[str, bytes] = field(default_factory=dict)  # family name -> gzip member
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +255,10 @@ class Exposition:
         registry: CollectorRegistry,
         read_status: StatusReader,
         extra: Callable[[], str] | None = None,
-        push_ips: bool = False,
     ) -> None:
         self._registry = registry
         self._read = read_status
         self._extra = extra
-        self._push_ips = push_ips
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._meta: dict[StreamKey, _StreamMeta] = {}
@@ -392,29 +394,26 @@ class Exposition:
                 work = [(b, list(b.keys), [self._meta[k] for k in b.keys]) for b in todo if b.keys]
                 push = {k: self._push[k] for b, keys, _ in work for k in keys if k in self._push}
             for bucket, keys, metas in work:
-                text, packed = self._render_bucket(keys, metas, push)
+                packed = self._render_bucket(keys, metas, push)
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
-                    bucket.text, bucket.packed = text, packed
+                    bucket.packed = packed
             return len(work)
         finally:
             self._flush_lock.release()
 
     def _render_bucket(
         self, keys: list[StreamKey], metas: list[_StreamMeta], push: Mapping[StreamKey, PushInfo]
-    ) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    ) -> dict[str, bytes]:
         statuses = self._read(keys)
         lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
         for key, meta, status in zip(keys, metas, statuses, strict=True):
             if status is None:
                 continue
-            chunk = render_stream(
-                meta.labels, status, meta.down_after, push.get(key), self._push_ips
-            )
+            chunk = render_stream(meta.labels, status, meta.down_after, push.get(key))
             for name, part in chunk.items():
                 lines[name].append(part)
-        text = {name: "".join(parts).encode() for name, parts in lines.items() if parts}
-        return text, {name: _gzip(data) for name, data in text.items()}
+        return {name: _gzip("".join(parts).encode()) for name, parts in lines.items() if parts}
 
     def wait_dirty(self, timeout: float) -> bool:
         return self._dirty_event.wait(timeout)
@@ -435,9 +434,9 @@ class Exposition:
         if self._extra is not None:
             families.update(split_families(self._extra()))
         with self._lock:
-            blocks = [b.packed if compressed else b.text for b in self._buckets]
+            blocks = [b.packed for b in self._buckets]
         stream_names = {(f.om_name if openmetrics else f.name): f for f in STREAM_FAMILIES}
-        pack = _gzip if compressed else (lambda data: data)
+        pack = _gzip if compressed else _identity
         out: list[bytes] = []
         pending: list[str] = []  # registry text is batched into one member per run
         for name in sorted(set(families) | set(stream_names)):
@@ -449,7 +448,8 @@ class Exposition:
             if pending:
                 out.append(pack("".join(pending).encode()))
                 pending = []
-            out.extend(b[family.name] for b in blocks if family.name in b)
+            members = (b[family.name] for b in blocks if family.name in b)
+            out.extend(members if compressed else map(gzip.decompress, members))
         if openmetrics:
             pending.append("# EOF\n")
         if pending:

@@ -87,6 +87,7 @@ def setup(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = None
     root.handlers[:] = [handler]
     py_level = {"debug": logging.DEBUG, "warn": logging.WARNING}.get(level, level.upper())
     root.setLevel(py_level)
+    logging.captureWarnings(True)  # warnings (the SDK emits some) as one scrubbed log line
     # The SDK logs whole requests (Authorization, X-TC-Token) at debug; the formatter would
     # scrub known secrets, but tokens refreshed from a CVM role are not known in advance.
     logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)

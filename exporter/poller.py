@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 PUSH_PAGE_SIZE = 1000  # the international maximum; the China site allows far more
 FORBID_PAGE_SIZE = 100  # the documented maximum
+MAX_PAGES = 10_000  # a broken TotalPage must not keep a round paging forever
 # Forbid-list answers meaning "this account cannot use the action": fall back to state polls.
 FORBID_UNSUPPORTED = ("InvalidAction", "UnsupportedOperation", "UnauthorizedOperation")
 
@@ -66,6 +67,7 @@ class TargetRuntime:
     policy: Policy
     keys: list[StreamKey]  # configured streams this process owns
     discovered: dict[StreamKey, float] = field(default_factory=dict)  # key -> time added
+    push_ips: bool = False
     next_round: float = 0.0
     next_push: float = 0.0
     first_round_done: bool = False
@@ -410,34 +412,29 @@ class Poller:
                 return page
             self._on_success(acc)
             pages.append(page)
-            if number >= page.total_pages or not page.items:
+            # PageNum is at most 10,000 on PushInfoList; no real list is longer than that.
+            if number >= min(page.total_pages, MAX_PAGES) or not page.items:
                 return pages
             number += 1
 
     def _list_round(self, t: TargetRuntime, due: float) -> None:
         acc = self.accounts[t.account]
         self.metrics.poll_lag.labels(t.account, t.name).set(max(0.0, self._clock() - due))
-        result: rounds.ListResult | None = None
         started = self._wall()
-        for _attempt in range(2):  # one retry when paging saw the list move
-            started = self._wall()
-            pages = self._pages(
-                acc,
-                cssapi.ONLINE_LIST,
-                lambda n: acc.client.online_page(t.domain, t.app, n, t.page_size),
-            )
-            if pages is None:
-                self.metrics.polls_skipped.labels(t.account, t.name, "backoff").inc()
-                t.first_round_done = True
-                return
-            if isinstance(pages, ApiError):
-                self.metrics.rounds.labels(t.account, t.name, "error").inc()
-                t.first_round_done = True
-                return
-            result = rounds.assemble(pages, t.app)
-            if result.consistent:
-                break
-        assert result is not None
+        pages = self._pages(
+            acc,
+            cssapi.ONLINE_LIST,
+            lambda n: acc.client.online_page(t.domain, t.app, n, t.page_size),
+        )
+        if pages is None:
+            self.metrics.polls_skipped.labels(t.account, t.name, "backoff").inc()
+            t.first_round_done = True
+            return
+        if isinstance(pages, ApiError):
+            self.metrics.rounds.labels(t.account, t.name, "error").inc()
+            t.first_round_done = True
+            return
+        result = rounds.assemble(pages, t.app)
         self._apply_round(t, result, started)
         self.metrics.rounds.labels(
             t.account, t.name, "ok" if result.consistent else "inconsistent"
@@ -531,7 +528,7 @@ class Poller:
         pages = self._pages(
             acc,
             cssapi.PUSH_INFO_LIST,
-            lambda n: acc.client.push_page(t.domain, t.app, n, PUSH_PAGE_SIZE),
+            lambda n: acc.client.push_page(t.domain, t.app, n, PUSH_PAGE_SIZE, t.push_ips),
         )
         if pages is None or isinstance(pages, ApiError):
             return

@@ -45,8 +45,8 @@ def assemble(pages: Sequence[Page], app: str) -> ListResult:
 
     Streams starting or stopping while pages are fetched shift entries between pages, so one can
     be seen twice or not at all. Such a round shows as a changed TotalNum or a union that does
-    not add up to it; its absences are then not trusted (presences still are: a stream cannot
-    be listed without being online).
+    not add up to it, and is counted as inconsistent; :func:`plan_round` says why its absences
+    are still safe to use.
     """
     names: set[str] = set()
     listed = 0
@@ -80,9 +80,13 @@ def plan_round(
 ) -> RoundPlan:
     """What one list round says about each stream.
 
-    A stream that was active and is missing from the list is confirmed with the state API
-    instead of being reported inactive: paging can miss a stream that moved between pages in a
-    way no count reveals, and a false "down" pages someone.
+    A stream believed active and missing from the list is confirmed with the state API instead
+    of being reported inactive: paging can miss a stream that moved between pages, in a way
+    that no count always reveals, and a false "down" pages someone. A stream not believed
+    active that is missing stays or becomes inactive: if paging missed it just as it came
+    online, it shows active one round late, never falsely down. So the rule is the same whether
+    or not the round was consistent; in a busy domain (100 pages, thousands of streams going on
+    and off air) almost no round is, and distrusting every absence would freeze the domain.
     """
     listed = result.names
     new = sorted(listed - tracked) if discovers else []
@@ -90,11 +94,8 @@ def plan_round(
     active = sorted((listed & tracked) | set(discover))
     absent: list[str] = []
     confirm: list[str] = []
-    if result.consistent:
-        for name in sorted(tracked - listed):
-            (confirm if name in believed_active else absent).append(name)
-    else:
-        confirm = sorted((tracked - listed) & believed_active)
+    for name in sorted(tracked - listed):
+        (confirm if name in believed_active else absent).append(name)
     return RoundPlan(active, absent, confirm, discover, len(new) - len(discover))
 
 

@@ -141,18 +141,18 @@ def callback_newer(
 ) -> bool | None:
     """True if newer than ``mark``, False if older, None if the same event (a retry).
 
-    Events order by event_time, then by sequence (numerically when both are numbers). A push
-    and its interrupt share the sequence and, for a push under a second, the event_time too:
-    then the interrupt (rank 1) comes after the push (rank 0).
+    Events order by event_time (whole seconds). A push and its interrupt share the sequence
+    and, for a push under a second, the event_time too: the interrupt (rank 1) comes after the
+    push (rank 0). Two sessions in the same second cannot be ordered from their bodies (the
+    sequence is an id, not a counter): the later arrival wins; CSS retries come a minute apart,
+    so an older event retried shows an older event_time, and the next poll corrects the rest.
     """
     if mark is None:
         return True
     if time != mark[0]:
         return time > mark[0]
     if sequence != mark[1]:
-        if sequence.isdigit() and mark[1].isdigit():
-            return int(sequence) > int(mark[1])
-        return sequence > mark[1]
+        return True
     if rank == mark[2]:
         return None
     return rank > mark[2]

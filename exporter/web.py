@@ -171,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             page = backend.status_page(query).encode("utf-8", "replace")
             self._send(200, page, "text/html; charset=utf-8")
         elif path in ("/-/reload", backend.callback_path):
+            refused = callbacks.check_method(self.command)
+            if path == backend.callback_path and refused is not None:
+                backend.handle_rejection(refused)
             self._send(405, b"This endpoint requires a POST request\n", extra={"Allow": "POST"})
         elif path == "/-/healthy":
             self._send(200, b"Healthy\n")
@@ -215,6 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops SYNs when clients connect at once
     allow_reuse_address = True
     web_config: WebConfig | None = None
     ssl_context: ssl.SSLContext | None = None

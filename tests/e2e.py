@@ -107,6 +107,16 @@ class ExporterProcess:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
+    def post(
+        self, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        req = urllib.request.Request(self.url + path, data=body, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
     def metrics(self) -> Samples:
         status, body = self.get("/metrics")
         assert status == 200

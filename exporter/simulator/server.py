@@ -35,6 +35,7 @@ class App(Protocol):
 
 class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops SYNs when clients connect at once
     block_on_close = False
     allow_reuse_address = True
 
