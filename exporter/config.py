@@ -775,12 +775,18 @@ def _locate(loc: Iterable[Hashable], raw: object) -> tuple[str, tuple[int, ...],
                 order.append(0)
                 node = None
             text = _show(part) if isinstance(part, bool) or part is None else str(part)
+            if _is_secret((*raw_loc, part)) and len(raw_loc) == 3 and text not in _SECRET_FIELDS:
+                # A key someone mistyped under credentials may be the secret itself.
+                text = "<unknown key>"
             if _PLAIN_KEY_RE.fullmatch(text):
                 path += f".{text}" if path else text
             else:
                 path += f"[{json.dumps(text, ensure_ascii=False)}]"
         raw_loc.append(part)
     return path, tuple(order), tuple(raw_loc)
+
+
+_SECRET_FIELDS = frozenset({"secret_id", "secret_key", "token"})
 
 
 def _is_secret(raw_loc: Loc) -> bool:

@@ -5,8 +5,9 @@ Here streams live in sorted buckets of a few hundred; a change marks its bucket 
 background flush re-renders dirty buckets into one gzip member per family, and a scrape only
 concatenates cached bytes. Concatenated gzip members are one valid gzip stream (RFC 1952
 section 2.2), so a compressed scrape (what Prometheus asks for) costs no compression at all.
-Only the compressed form is kept: at 100k streams the text is ~150 MB and its gzip ~5 MB; an
-uncompressed scrape inflates the members as it sends them.
+Up to KEEP_TEXT_STREAMS streams the text is kept too; beyond, only the compressed form is (at
+100k streams the text is ~150 MB, its gzip ~5 MB) and an uncompressed scrape inflates the
+members as it sends them.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ STREAM_FAMILIES: tuple[Family, ...] = tuple(
 )
 
 BUCKET_SIZE = 256  # streams per bucket: a change re-renders this many streams at most
+KEEP_TEXT_STREAMS = 25_000  # above this, plain scrapes inflate gzip instead of caching text
 
 
 def escape_label_value(value: str) -> str:
@@ -224,6 +226,7 @@ def _gzip(data: bytes) -> bytes:
 class _Bucket:
     keys: list[StreamKey]
     packed: dict[str, bytes] = field(default_factory=dict)  # family name -> gzip member
+    text: dict[str, bytes] | None = None  # the same uncompressed, for small expositions
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,11 +396,13 @@ class Exposition:
                 self._dirty_event.clear()
                 work = [(b, list(b.keys), [self._meta[k] for k in b.keys]) for b in todo if b.keys]
                 push = {k: self._push[k] for b, keys, _ in work for k in keys if k in self._push}
+            keep_text = len(self._meta) <= KEEP_TEXT_STREAMS
             for bucket, keys, metas in work:
-                packed = self._render_bucket(keys, metas, push)
+                text = self._render_bucket(keys, metas, push)
+                packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
-                    bucket.packed = packed
+                    bucket.packed, bucket.text = packed, text if keep_text else None
             return len(work)
         finally:
             self._flush_lock.release()
@@ -413,7 +418,7 @@ class Exposition:
             chunk = render_stream(meta.labels, status, meta.down_after, push.get(key))
             for name, part in chunk.items():
                 lines[name].append(part)
-        return {name: _gzip("".join(parts).encode()) for name, parts in lines.items() if parts}
+        return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
 
     def wait_dirty(self, timeout: float) -> bool:
         return self._dirty_event.wait(timeout)
@@ -435,6 +440,7 @@ class Exposition:
             families.update(split_families(self._extra()))
         with self._lock:
             blocks = [b.packed for b in self._buckets]
+            texts = [b.text for b in self._buckets]
         stream_names = {(f.om_name if openmetrics else f.name): f for f in STREAM_FAMILIES}
         pack = _gzip if compressed else _identity
         out: list[bytes] = []
@@ -448,8 +454,15 @@ class Exposition:
             if pending:
                 out.append(pack("".join(pending).encode()))
                 pending = []
-            members = (b[family.name] for b in blocks if family.name in b)
-            out.extend(members if compressed else map(gzip.decompress, members))
+            name = family.name
+            if compressed:
+                out.extend(b[name] for b in blocks if name in b)
+            else:
+                out.extend(
+                    (t[name] if t is not None else gzip.decompress(b[name]))
+                    for b, t in zip(blocks, texts, strict=True)
+                    if name in b
+                )
         if openmetrics:
             pending.append("# EOF\n")
         if pending:

@@ -88,7 +88,8 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
         )
         + TARGET,
         {},
-        ["accounts[0].credentials.secretkey: unknown key"],
+        # Not named: a key mistyped under credentials may be the secret itself.
+        ['accounts[0].credentials["<unknown key>"]: unknown key'],
     ),
     (
         "unknown-target-key",
