@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.config import Config
+from exporter.cssapi import PUSH_INFO_LIST
 from exporter.simulator import Simulator, World, load_scenario
 
 DEMO_SCENARIO = Path(__file__).parent / "simulator" / "scenarios" / "demo.yaml"
@@ -21,6 +22,8 @@ DEMO_SECRET_KEY = "demo-secret-key-not-a-real-one-000000"
 DEMO_CALLBACK_KEY = "demo-callback-key-not-a-real-one"
 # Until the exporter listens, callbacks go nowhere (counted as failed by the simulator).
 _NOWHERE = "http://127.0.0.1:9/callbacks/live"
+
+STARTUP_THROTTLE_SECONDS = 5.0
 
 DISCOVERY_TARGET = ("push.demo-b.example.com", "game")
 STATE_TARGET = ("push.demo-b.example.com", "live")
@@ -83,5 +86,9 @@ def start_demo() -> tuple[Simulator, Config]:
         scenario=scenario,
     )
     sim.start()
+    # A scripted hiccup, so that the first seconds of a demo already show an API error being
+    # counted (and throttling handled) without any stream going inactive: the first
+    # push-quality round meets RequestLimitExceeded.
+    sim.start_window("throttle", STARTUP_THROTTLE_SECONDS, PUSH_INFO_LIST)
     streams = [(s.domain, s.app, s.stream) for s in world.streams()]
     return sim, demo_config(sim.url, streams)
