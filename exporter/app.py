@@ -270,7 +270,10 @@ class App:
                     action: RateLimiter(a.budget(action) * self.shard.fraction, clock=self._clock)
                     for action in cssapi.ACTIONS
                 },
-                backoff=Backoff(),
+                # An account in back-off stays in back-off across a reload.
+                backoff=previous.accounts[a.name].backoff
+                if previous is not None and a.name in previous.accounts
+                else Backoff(),
                 workers=a.max_workers
                 or default_workers(a.budget(cssapi.STATE) * self.shard.fraction),
             )
@@ -346,13 +349,18 @@ class App:
                 self.metrics.reload_ok.set(0)
                 log.error("reload failed, keeping the running configuration: %s", exc)
                 return False, str(exc)
+            # The new poller is built beside the old one, which keeps polling meanwhile; then
+            # the old one stops (in-flight calls get a short bound) and the new one starts.
             old = self.poller
-            old.stop()
             self.metrics.forget_targets()
+            new = self._build(config, previous=old)
+            old.stop(timeout=1.0)
             self.config = _without_streams(config)
             self.callback_path = config.callbacks.path
-            self.poller = self._build(config, previous=old)
-            self.poller.start()
+            self.poller = new
+            new.start()
+            # Answer only once /metrics shows the new set of streams.
+            self.exposition.flush()
             self.metrics.reload_ok.set(1)
             self.metrics.reload_time.set(time.time())
             log.info("configuration reloaded: %d streams tracked", len(self.store))

@@ -424,7 +424,8 @@ class Exposition:
         return self._dirty_event.wait(timeout)
 
     def render(self, openmetrics: bool = False) -> bytes:
-        """The whole exposition in one piece (tests, small setups)."""
+        """The whole exposition in one piece, changes flushed first (tests, tools)."""
+        self.flush()
         return b"".join(self.render_chunks(openmetrics=openmetrics, compressed=False))
 
     def render_chunks(self, openmetrics: bool = False, compressed: bool = False) -> list[bytes]:
@@ -433,7 +434,6 @@ class Exposition:
         With ``compressed``, every chunk is a gzip member and the concatenation is the gzip
         of the exposition. Families are sorted by name so the output is stable.
         """
-        self.flush(blocking=False)
         generate = generate_openmetrics if openmetrics else generate_latest
         families = split_families(generate(self._registry).decode())
         if self._extra is not None:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 PUSH_PAGE_SIZE = 1000  # the international maximum; the China site allows far more
 FORBID_PAGE_SIZE = 100  # the documented maximum
+_RETRY_PAGE = (ErrorClass.SERVER, ErrorClass.TRANSPORT)
 MAX_PAGES = 10_000  # a broken TotalPage must not keep a round paging forever
 # Forbid-list answers meaning "this account cannot use the action": fall back to state polls.
 FORBID_UNSUPPORTED = ("InvalidAction", "UnsupportedOperation", "UnauthorizedOperation")
@@ -407,6 +408,12 @@ class Poller:
             if not self._admit(acc, action):
                 return None
             page = fetch(number)
+            if isinstance(page, ApiError) and page.error_class in _RETRY_PAGE:
+                # One failed page of fifty must not lose the whole round: try it once more.
+                self._on_error(acc, action, page)
+                if not self._admit(acc, action):
+                    return None
+                page = fetch(number)
             if isinstance(page, ApiError):
                 self._on_error(acc, action, page)
                 return page
