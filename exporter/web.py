@@ -112,28 +112,20 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str = "text/plain; charset=utf-8",
         extra: dict[str, str] | None = None,
     ) -> None:
-        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
-        web_config = self._web_config()
-        if web_config is not None:
-            headers.update(web_config.headers)
-        headers.update(extra or {})
-        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
-        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
-        if self.command != "HEAD":
-            payload += body
-        # One write: headers and body in separate sends meet Nagle and delayed ACK.
-        self.wfile.write(payload)
-        self.wfile.flush()
+        self._send_chunks([body], content_type, extra or {}, status)
 
-    def _send_chunks(self, chunks: list[bytes], content_type: str, extra: dict[str, str]) -> None:
-        """A large body as its cached pieces: no copy of the whole exposition is ever made."""
+    def _send_chunks(
+        self, chunks: list[bytes], content_type: str, extra: dict[str, str], status: int = 200
+    ) -> None:
+        """A body as pieces (a large one as its cached pieces: no copy of the whole exposition
+        is made). Headers and a small body go in one write: separate sends meet Nagle and
+        delayed ACK."""
         headers = {"Content-Type": content_type, "Content-Length": str(sum(map(len, chunks)))}
         web_config = self._web_config()
         if web_config is not None:
             headers.update(web_config.headers)
         headers.update(extra)
-        head = [f"HTTP/1.1 200 {self.responses[200][0]}"]
+        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         first = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         if self.command == "HEAD":

@@ -56,7 +56,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from exporter import logs
-from exporter.config import _UniqueKeyLoader
+from exporter.config import _kind, _show, _UniqueKeyLoader
 
 __all__ = [
     "ALLOWED_HEADERS",
@@ -158,35 +158,6 @@ def _problems(found: list[tuple[Loc, str]]) -> PydanticCustomError:
     """Several problems at once, each at a location relative to the validated field or model."""
     text = "; ".join(f"{_path(loc)}: {msg}" if loc else msg for loc, msg in found)
     return PydanticCustomError(_MULTI, "{message}", {"message": text, "problems": found})
-
-
-def _show(value: object) -> str:
-    if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        return json.dumps(text, ensure_ascii=False)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return _kind(value)
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return f"a {type(value).__name__}"
 
 
 def _quote_hint(value: object) -> str:
