@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from exporter import __version__, callbacks, cssapi, logs, rounds
@@ -193,7 +193,7 @@ class App:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
+        self.config = _without_streams(config)
         self._wall = wall
         self.shard = shard or Shard()
         self._loader = loader
@@ -358,7 +358,7 @@ class App:
             self.config = _without_streams(config)
             self.callback_path = config.callbacks.path
             self.poller = new
-            new.start()
+            new.start(previous=old)
             # Answer only once /metrics shows the new set of streams.
             self.exposition.flush()
             self.metrics.reload_ok.set(1)
@@ -504,7 +504,7 @@ class App:
     def status_page(self, query: dict[str, str]) -> str:
         return render_status_page(self.status_snapshot(), query)
 
-    def set_push(self, updates: dict[StreamKey, PushInfo | None]) -> None:
+    def set_push(self, updates: Mapping[StreamKey, PushInfo | None]) -> None:
         self.exposition.set_push(updates)
 
     # -- lifecycle -------------------------------------------------------------------------

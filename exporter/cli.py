@@ -123,12 +123,16 @@ def _load_web_config(path: str | None) -> tuple[bool, WebConfig | None]:
         return False, None
 
 
-def _limit_malloc_arenas() -> None:
-    """Two glibc malloc arenas instead of eight per core.
+def _tune_malloc() -> None:
+    """Two glibc malloc arenas instead of eight per core, and a fixed mmap threshold.
 
     Poll workers allocate as they apply rounds; with an arena per thread, freed memory stays
     spread over many arenas and RSS grows far past what is live (measured: 560 MB versus about
-    half that at 100k streams). Must run before the worker threads start.
+    half that at 100k streams). glibc also raises its mmap threshold each time a large block
+    is freed, after which the 5 MB tables of the per-stream dicts come from the heap and stay
+    there when they resize; fixed at glibc's default of 128 KiB they are returned to the
+    system at once (measured at 100k streams: 155 MB -> 120 MB). Must run before the worker
+    threads start.
     """
     if sys.platform != "linux":
         return
@@ -136,8 +140,9 @@ def _limit_malloc_arenas() -> None:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_arena_max = -8
+        m_mmap_threshold, m_arena_max = -3, -8
         libc.mallopt(m_arena_max, 2)
+        libc.mallopt(m_mmap_threshold, 128 * 1024)
     except (OSError, AttributeError):  # not glibc: nothing to tune
         pass
 
@@ -181,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(f"--shard.index/--shard.count: {exc}")
 
-    _limit_malloc_arenas()
+    _tune_malloc()
     sim = None
     loaded = None
     if args.demo:

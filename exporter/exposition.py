@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import bisect
 import gzip
+import math
+import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
@@ -151,6 +154,59 @@ def _value(v: float) -> str:
     return floatToGoString(v)
 
 
+# The state set's four values for each state, in ALL_STATES order.
+_FLAGS = {s: tuple("1" if o is s else "0" for o in ALL_STATES) for s in ALL_STATES}
+
+
+def _render_into(
+    lines: dict[str, list[str]],
+    labels: str,
+    status: StreamStatus,
+    down_after: float | None,
+    push: PushInfo | bytes | None,
+) -> None:
+    """Append one stream's lines to each family's list; ``push`` may be packed."""
+    n = STATE.name
+    a, i, f, u = _FLAGS[status.state]
+    lines[n].append(
+        f'{n}{{{labels},state="active"}} {a}\n{n}{{{labels},state="inactive"}} {i}\n'
+        f'{n}{{{labels},state="forbid"}} {f}\n{n}{{{labels},state="unknown"}} {u}\n'
+    )
+    if status.last_change is not None:
+        source = escape_label_value(status.change_source or "")
+        n = LAST_CHANGE.name
+        lines[n].append(f'{n}{{{labels},source="{source}"}} {_value(status.last_change)}\n')
+    if status.errors_by_code:
+        n = ERRORS.name
+        lines[n].append(
+            "".join(
+                f'{n}{{{labels},code="{escape_label_value(code)}"}} {count}.0\n'
+                for code, count in status.errors_by_code
+            )
+        )
+    if down_after is not None:
+        lines[DOWN_AFTER.name].append(f"{DOWN_AFTER.name}{{{labels}}} {_value(down_after)}\n")
+    if push is None or status.state is not StreamState.ACTIVE:
+        return
+    numbers, texts = _push_fields(push)
+    for (family, attr), value in zip(PUSH_VALUES, numbers, strict=True):
+        if value is None or value != value:  # absent (NaN when packed)
+            continue
+        if attr in _PER_BYTE:
+            value /= _BITS_PER_BYTE
+        lines[family.name].append(f"{family.name}{{{labels}}} {_value(value)}\n")
+    video, audio, resolution, rate, client_ip, server_ip = texts
+    info = [
+        ("video_codec", video),
+        ("audio_codec", audio),
+        ("resolution", resolution),
+        ("audio_sample_rate", rate),
+    ]
+    if client_ip or server_ip:  # only kept for targets with push_info_ips
+        info += [("client_ip", client_ip), ("server_ip", server_ip)]
+    lines[PUSH_INFO.name].append(f"{PUSH_INFO.name}{{{labels},{format_labels(tuple(info))}}} 1\n")
+
+
 def render_stream(
     labels: str,
     status: StreamStatus,
@@ -158,40 +214,9 @@ def render_stream(
     push: PushInfo | None = None,
 ) -> dict[str, str]:
     """Every family's lines for one stream; ``labels`` is already formatted."""
-    out: dict[str, str] = {}
-    out[STATE.name] = "".join(
-        f'{STATE.name}{{{labels},state="{s.value}"}} {1 if s is status.state else 0}\n'
-        for s in ALL_STATES
-    )
-    if status.last_change is not None:
-        source = escape_label_value(status.change_source or "")
-        out[LAST_CHANGE.name] = (
-            f'{LAST_CHANGE.name}{{{labels},source="{source}"}} {_value(status.last_change)}\n'
-        )
-    if status.errors_by_code:
-        out[ERRORS.name] = "".join(
-            f'{ERRORS.name}{{{labels},code="{escape_label_value(code)}"}} {count}.0\n'
-            for code, count in status.errors_by_code
-        )
-    if down_after is not None:
-        out[DOWN_AFTER.name] = f"{DOWN_AFTER.name}{{{labels}}} {_value(down_after)}\n"
-    if push is not None and status.state is StreamState.ACTIVE:
-        for family, attr in PUSH_VALUES:
-            value = getattr(push, attr)
-            if value is not None:
-                if attr in _PER_BYTE:
-                    value /= _BITS_PER_BYTE
-                out[family.name] = f"{family.name}{{{labels}}} {_value(value)}\n"
-        info = [
-            ("video_codec", push.video_codec),
-            ("audio_codec", push.audio_codec),
-            ("resolution", push.resolution),
-            ("audio_sample_rate", push.audio_sample_rate),
-        ]
-        if push.client_ip or push.server_ip:  # only kept for targets with push_info_ips
-            info += [("client_ip", push.client_ip), ("server_ip", push.server_ip)]
-        out[PUSH_INFO.name] = f"{PUSH_INFO.name}{{{labels},{format_labels(tuple(info))}}} 1\n"
-    return out
+    lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
+    _render_into(lines, labels, status, down_after, push)
+    return {name: "".join(parts) for name, parts in lines.items() if parts}
 
 
 def split_families(text: str) -> dict[str, str]:
@@ -231,9 +256,11 @@ class _Bucket:
 
 @dataclass(frozen=True, slots=True)
 class _StreamMeta:
-    labels: str  # formatted, ready to render
-    extra: LabelPairs  # the labels beyond account/domain/app/stream; shared within a target
+    """What a stream is exposed with beyond its key; shared by the streams of a target."""
+
+    extra: LabelPairs  # the labels beyond account/domain/app/stream
     down_after: float | None
+    suffix: str  # ``extra`` formatted, with its leading comma: ready to render
 
 
 def stream_labels(key: StreamKey, extra: LabelPairs) -> LabelPairs:
@@ -246,8 +273,43 @@ def stream_labels(key: StreamKey, extra: LabelPairs) -> LabelPairs:
     )
 
 
-def _meta(key: StreamKey, extra: LabelPairs, down_after: float | None) -> _StreamMeta:
-    return _StreamMeta(format_labels(stream_labels(key, extra)), extra, down_after)
+# Push values are kept packed: ten doubles (NaN for absent; JSON cannot carry NaN) and the
+# label strings, in one bytes object. 50k active streams' PushInfo objects and their floats
+# cost ~25 MB; packed they cost a third of that.
+_PUSH_NUMBERS = tuple(attr for _, attr in PUSH_VALUES)
+_PUSH_TEXTS = (
+    "video_codec",
+    "audio_codec",
+    "resolution",
+    "audio_sample_rate",
+    "client_ip",
+    "server_ip",
+)
+_PUSH_STRUCT = struct.Struct(f"<{len(_PUSH_NUMBERS)}d")
+_NAN = float("nan")
+
+
+def pack_push(info: PushInfo) -> bytes:
+    numbers = (getattr(info, n) for n in _PUSH_NUMBERS)
+    packed = _PUSH_STRUCT.pack(*(_NAN if v is None else v for v in numbers))
+    # NUL separates the strings; one inside an API string could only be garbage anyway.
+    texts = "\0".join(getattr(info, n).replace("\0", "") for n in _PUSH_TEXTS)
+    return packed + texts.encode()
+
+
+def _push_fields(push: PushInfo | bytes) -> tuple[Sequence[float | None], Sequence[str]]:
+    """The numbers (in PUSH_VALUES order; NaN or None when absent) and the strings."""
+    if isinstance(push, bytes):
+        return _PUSH_STRUCT.unpack_from(push), push[_PUSH_STRUCT.size :].decode().split("\0")
+    return [getattr(push, n) for n in _PUSH_NUMBERS], [getattr(push, n) for n in _PUSH_TEXTS]
+
+
+def unpack_push(data: bytes) -> PushInfo:
+    numbers, texts = _push_fields(data)
+    fields: dict[str, Any] = dict(zip(_PUSH_TEXTS, texts, strict=True))
+    for name, value in zip(_PUSH_NUMBERS, numbers, strict=True):
+        fields[name] = None if value is None or math.isnan(value) else value
+    return PushInfo(**fields)
 
 
 class Exposition:
@@ -265,7 +327,8 @@ class Exposition:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._meta: dict[StreamKey, _StreamMeta] = {}
-        self._push: dict[StreamKey, PushInfo] = {}
+        self._specs: dict[tuple[LabelPairs, float | None], _StreamMeta] = {}
+        self._push: dict[StreamKey, bytes] = {}  # packed by pack_push
         self._starts: list[StreamKey] = []
         self._buckets: list[_Bucket] = []
         self._dirty: set[int] = set()  # id() of dirty buckets
@@ -280,10 +343,21 @@ class Exposition:
         self._dirty.add(id(bucket))
         self._dirty_event.set()
 
+    def _spec(self, extra: LabelPairs, down_after: float | None) -> _StreamMeta:
+        """The shared meta for these labels (callers hold the lock)."""
+        meta = self._specs.get((extra, down_after))
+        if meta is None:
+            if len(self._specs) > 2 * len(self._meta) + 1024:
+                # Reloads changed labels: forget the combinations no stream uses any more.
+                self._specs = {(m.extra, m.down_after): m for m in self._meta.values()}
+            suffix = "".join(f',{n}="{escape_label_value(v)}"' for n, v in extra)
+            meta = self._specs[(extra, down_after)] = _StreamMeta(extra, down_after, suffix)
+        return meta
+
     def set_stream(self, key: StreamKey, extra: LabelPairs, down_after: float | None) -> None:
         """Track a stream (or change its labels); ``extra`` are the labels after ``stream``."""
-        meta = _meta(key, extra, down_after)
         with self._lock:
+            meta = self._spec(extra, down_after)
             known = key in self._meta
             if known and self._meta[key] == meta:
                 return
@@ -309,7 +383,7 @@ class Exposition:
         with self._lock:
             if not self._meta:
                 for key, extra, down_after in items:
-                    self._meta[key] = _meta(key, extra, down_after)
+                    self._meta[key] = self._spec(extra, down_after)
                 keys = [key for key, _, _ in items]
                 for start in range(0, len(keys), BUCKET_SIZE):
                     bucket = _Bucket(keys[start : start + BUCKET_SIZE])
@@ -362,11 +436,19 @@ class Exposition:
                 if info is None:
                     if self._push.pop(key, None) is None:
                         continue
-                elif self._push.get(key) == info:
-                    continue
+                    bucket = self._buckets[self._bucket_index(key)]
                 else:
-                    self._push[key] = info
-                self._mark(self._buckets[self._bucket_index(key)])
+                    packed = pack_push(info)
+                    old = self._push.get(key)
+                    if old == packed:
+                        continue
+                    bucket = self._buckets[self._bucket_index(key)]
+                    if old is None:
+                        # Key by the tracked key object, not the caller's equal copy built
+                        # from an API answer: 50k copies would cost ~9 MB.
+                        key = bucket.keys[bisect.bisect_left(bucket.keys, key)]
+                    self._push[key] = packed
+                self._mark(bucket)
 
     def extra_labels(self, key: StreamKey) -> LabelPairs:
         with self._lock:
@@ -408,16 +490,24 @@ class Exposition:
             self._flush_lock.release()
 
     def _render_bucket(
-        self, keys: list[StreamKey], metas: list[_StreamMeta], push: Mapping[StreamKey, PushInfo]
+        self, keys: list[StreamKey], metas: list[_StreamMeta], push: Mapping[StreamKey, bytes]
     ) -> dict[str, bytes]:
         statuses = self._read(keys)
         lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
+        # A bucket's streams nearly all share account, domain and app: escape those once.
+        prefixes: dict[tuple[str, str, str], str] = {}
+        e = escape_label_value
         for key, meta, status in zip(keys, metas, statuses, strict=True):
             if status is None:
                 continue
-            chunk = render_stream(meta.labels, status, meta.down_after, push.get(key))
-            for name, part in chunk.items():
-                lines[name].append(part)
+            where = (key.account, key.domain, key.app)
+            prefix = prefixes.get(where)
+            if prefix is None:
+                prefix = prefixes[where] = (
+                    f'account="{e(key.account)}",domain="{e(key.domain)}",app="{e(key.app)}"'
+                )
+            labels = f'{prefix},stream="{e(key.stream)}"{meta.suffix}'
+            _render_into(lines, labels, status, meta.down_after, push.get(key))
         return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
 
     def wait_dirty(self, timeout: float) -> bool:

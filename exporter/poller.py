@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -112,7 +112,7 @@ class Hooks:
 
     discover: Callable[[TargetRuntime, list[StreamKey]], None]
     drop: Callable[[TargetRuntime, list[StreamKey]], None]
-    set_push: Callable[[dict[StreamKey, PushInfo | None]], None]
+    set_push: Callable[[Mapping[StreamKey, PushInfo | None]], None]
     push_keys: Callable[[], set[StreamKey]]
 
 
@@ -204,7 +204,8 @@ class Poller:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, previous: Poller | None = None) -> None:
+        """Start polling; after a reload, ``previous`` (stopped) hands over its schedule."""
         for name, acc in self.accounts.items():
             for i in range(acc.workers):
                 thread = threading.Thread(
@@ -217,13 +218,18 @@ class Poller:
         # ready as soon as the budget allows; later rounds follow each stream's phase.
         for t in self.targets:
             if t.mode == "state":
-                for key in t.keys:
-                    self._dispatch(t.account, ("s", key), ("state", t, key), now)
                 t.next_push = now
             else:
                 t.next_round = now
         for acc in self.accounts.values():
             acc.next_forbid = now
+        if previous is not None:
+            self._continue(previous, now)
+        for t in self.targets:
+            if t.mode == "state":
+                for key in t.keys:
+                    if key not in self._last_dispatch:  # polled before a reload: keeps its slot
+                        self._dispatch(t.account, ("s", key), ("state", t, key), now, slot=True)
         self._last_tick = now
         self._dispatch_rounds(now)
         self._scheduler = BackgroundScheduler(daemon=True)
@@ -237,6 +243,34 @@ class Poller:
             misfire_grace_time=None,
         )
         self._scheduler.start()
+
+    def _continue(self, previous: Poller, now: float) -> None:
+        """Carry over the schedule of what a reload kept, so that a reload is not a burst.
+
+        A target kept with the same name, account, domain, app and mode keeps its next round
+        (brought forward if its interval got shorter) and its readiness; streams keep their
+        last poll time, so a state-mode stream waits for its slot. Accounts keep their forbid
+        schedule and what they answered about the forbid list.
+        """
+        old = {(t.name, t.account, t.domain, t.app, t.mode): t for t in previous.targets}
+        for t in self.targets:
+            p = old.get((t.name, t.account, t.domain, t.app, t.mode))
+            if p is None:
+                continue
+            t.next_round = min(p.next_round, now + t.round_interval)
+            t.next_push = min(p.next_push, now + t.round_interval)
+            t.first_round_done = p.first_round_done
+            t.last_success = p.last_success
+        for name, acc in self.accounts.items():
+            prior = previous.accounts.get(name)
+            if prior is None:
+                continue
+            acc.forbid_supported = prior.forbid_supported
+            if acc.forbid_interval is not None:
+                acc.next_forbid = min(prior.next_forbid, now + acc.forbid_interval)
+        tracked = {k for t in self.targets for k in t.all_keys()}
+        with previous._lock:
+            self._last_dispatch = {k: v for k, v in previous._last_dispatch.items() if k in tracked}
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop dispatching, let in-flight calls finish within ``timeout``, then return.
@@ -300,7 +334,7 @@ class Poller:
                 if s is not None and s.state is not StreamState.ACTIVE
             ]
         for key in due:
-            self._dispatch(t.account, ("s", key), ("state", t, key), now)
+            self._dispatch(t.account, ("s", key), ("state", t, key), now, slot=True)
 
     def _dispatch_rounds(self, now: float) -> None:
         for t in self.targets:
@@ -317,7 +351,17 @@ class Poller:
                 acc.next_forbid = max(acc.next_forbid + acc.forbid_interval, now)
                 self._dispatch(acc.name, ("f", acc.name), ("forbid", acc.name, None), now)
 
-    def _dispatch(self, account: str, ident: object, task: tuple[object, ...], due: float) -> None:
+    def _dispatch(
+        self,
+        account: str,
+        ident: object,
+        task: tuple[object, ...],
+        due: float,
+        slot: bool = False,
+    ) -> None:
+        """Queue a task unless the same one is pending. ``slot``: a stream's scheduled state
+        poll, remembered so that its next slot keeps its distance (a list round's one-off
+        confirmations are not: 100k of them would only grow the map)."""
         with self._lock:
             if ident in self._pending:
                 target = task[1]
@@ -325,7 +369,7 @@ class Poller:
                     self.metrics.polls_skipped.labels(account, target.name, "pending").inc()
                 return
             self._pending.add(ident)
-            if isinstance(ident, tuple) and ident[0] == "s":
+            if slot and isinstance(ident, tuple):
                 self._last_dispatch[ident[1]] = due
             self._queued[account] += 1
         self._queues[account].put((ident, task, due))
@@ -400,8 +444,13 @@ class Poller:
         acc: AccountRuntime,
         action: str,
         fetch: Callable[[int], Page | ApiError],
+        consume: Callable[[Page], None] | None = None,
     ) -> list[Page] | ApiError | None:
-        """All pages of one list call; None when backing off or stopping."""
+        """All pages of one list call; None when backing off or stopping.
+
+        With ``consume``, each page is handed over as it arrives and not kept (the list
+        returned is then empty): a 50-page push-info round never holds all its pages at once.
+        """
         pages: list[Page] = []
         number = 1
         while True:
@@ -418,7 +467,10 @@ class Poller:
                 self._on_error(acc, action, page)
                 return page
             self._on_success(acc)
-            pages.append(page)
+            if consume is not None:
+                consume(page)
+            else:
+                pages.append(page)
             # PageNum is at most 10,000 on PushInfoList; no real list is longer than that.
             if number >= min(page.total_pages, MAX_PAGES) or not page.items:
                 return pages
@@ -524,32 +576,45 @@ class Poller:
             and rounds.expired(s.last_active, t.discovered[k], now, t.retention)
         ]
         if gone:
-            for k in gone:
-                del t.discovered[k]
+            with self._lock:
+                for k in gone:
+                    del t.discovered[k]
+                    self._last_dispatch.pop(k, None)
             t.membership_changed()
             self.hooks.drop(t, gone)
             log.info("target %s: dropped %d streams offline for the retention", t.name, len(gone))
 
     def _push_round(self, t: TargetRuntime) -> None:
         acc = self.accounts[t.account]
+        seen: set[str] = set()
+
+        def consume(page: Page) -> None:
+            # Applied page by page: untracked streams are ignored by the exposition.
+            updates: dict[StreamKey, PushInfo | None] = {}
+            for app, stream, info in page.items:
+                if app == t.app:
+                    updates[StreamKey(t.account, t.domain, app, stream)] = info
+                    seen.add(stream)
+            self.hooks.set_push(updates)
+
         pages = self._pages(
             acc,
             cssapi.PUSH_INFO_LIST,
             lambda n: acc.client.push_page(t.domain, t.app, n, PUSH_PAGE_SIZE, t.push_ips),
+            consume,
         )
         if pages is None or isinstance(pages, ApiError):
-            return
-        tracked = set(t.all_keys())
-        updates: dict[StreamKey, PushInfo | None] = {}
-        for page in pages:
-            for app, stream, info in page.items:
-                key = StreamKey(t.account, t.domain, app, stream)
-                if key in tracked and app == t.app:
-                    updates[key] = info
-        for key in self.hooks.push_keys():
-            if key in tracked and key not in updates:
-                updates[key] = None
-        self.hooks.set_push(updates)
+            return  # values already applied stay; nothing is removed on a partial round
+        gone = {
+            key: None
+            for key in self.hooks.push_keys()
+            if key.account == t.account
+            and key.domain == t.domain
+            and key.app == t.app
+            and key.stream not in seen
+        }
+        if gone:
+            self.hooks.set_push(gone)
 
     def _forbid_round(self, acc: AccountRuntime) -> None:
         pages = self._pages(

@@ -194,12 +194,22 @@ def observe(prev: StreamStatus, obs: Observation, now: float) -> tuple[StreamSta
 
 def apply_verdict(prev: StreamStatus, verdict: Verdict, now: float) -> StreamStatus:
     slot = SOURCE_INDEX[verdict.source]
-    verdicts = (*prev.verdicts[:slot], verdict, *prev.verdicts[slot + 1 :])
+    window = prev.policy.window
+    # Stale verdicts are dropped: they no longer count (combine ignores them), and without
+    # them a stream whose one-off poll has aged out equals, and can share, its neighbours'
+    # status again. An answer older than a dropped verdict is stale too when it arrives.
+    verdicts = tuple(
+        verdict if i == slot else None if v is None or now - v.time >= window(v.source) else v
+        for i, v in enumerate(prev.verdicts)
+    )
+    last_active = prev.last_active
+    if verdict.state is StreamState.ACTIVE and (last_active is None or verdict.time > last_active):
+        last_active = verdict.time
     new = replace(
         prev,
         verdicts=verdicts,
         consecutive_errors=0 if verdict.source is Source.STATE_API else prev.consecutive_errors,
-        last_active=verdict.time if verdict.state is StreamState.ACTIVE else prev.last_active,
+        last_active=last_active,
         attempted=True,
     )
     return _settle(prev, new, now)
@@ -233,19 +243,57 @@ Listener = Callable[[StreamKey], None]
 _BULK_CHUNK = 2000
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One status moving to the next, with what the store must do about it."""
+
+    prev: StreamStatus  # held so that its id() stays unique while the step is memoized
+    new: StreamStatus
+    due: float | None
+    notify: bool
+
+
+class _Memo:
+    """What one bulk update computed, so that streams with the same status share the next one.
+
+    ``steps`` maps id() of a previous status to its step (the step holds that status, so the
+    id stays unique). ``shared`` hands out one object per distinct resulting value: streams
+    whose histories differed only by verdicts that have gone stale meet again in one status.
+    """
+
+    __slots__ = ("_values", "steps")
+
+    def __init__(self) -> None:
+        self.steps: dict[int, _Step] = {}
+        self._values: dict[StreamStatus, StreamStatus] = {}
+
+    def shared(self, status: StreamStatus) -> StreamStatus:
+        return self._values.setdefault(status, status)
+
+
 class StateStore:
     """Thread-safe map of stream statuses.
 
     The listener (the exposition) is told, under the lock so that it never sees changes out of
     order, about every stream whose exposed fields changed; it only marks the stream dirty.
-    Staleness is driven by a heap of deadlines, so a tick touches only streams that are due.
+    Staleness is driven by deadlines grouped by time, so a tick touches only streams that are
+    due.
+
+    Statuses are immutable values, so streams with the same history share one object: every
+    new stream starts from its policy's initial status, and a bulk update (a list round) maps
+    each distinct previous status to one next status. At 100k streams in list mode this keeps
+    a handful of status objects instead of 100k, which is most of the store's memory.
     """
 
     def __init__(self, listener: Listener | None = None) -> None:
         self._lock = threading.Lock()
         self._status: dict[StreamKey, StreamStatus] = {}
         self._listener = listener
-        self._heap: list[tuple[float, StreamKey]] = []
+        self._initial: dict[Policy, StreamStatus] = {}
+        # Deadline -> streams due then; the heap holds each distinct deadline once. Streams
+        # renewed by one list round share a deadline, so this costs a pointer per stream.
+        self._due: dict[float, list[StreamKey]] = {}
+        self._times: list[float] = []
         self._scheduled: dict[StreamKey, float] = {}
 
     # -- membership ------------------------------------------------------------------------
@@ -255,13 +303,16 @@ class StateStore:
         with self._lock:
             prev = self._status.get(key)
             if prev is None:
-                self._status[key] = StreamStatus(policy)
+                initial = self._initial.get(policy)
+                if initial is None:
+                    initial = self._initial[policy] = StreamStatus(policy)
+                self._status[key] = initial
                 self._notify(key)
             elif prev.policy != policy:
                 self._status[key] = replace(prev, policy=policy)
                 # A shorter window may be due earlier than what is scheduled.
                 self._scheduled.pop(key, None)
-                self._schedule(key, self._status[key], prev.last_success or 0.0)
+                self._schedule(key, deadline(self._status[key], prev.last_success or 0.0))
 
     def remove(self, key: StreamKey) -> None:
         with self._lock:
@@ -283,21 +334,40 @@ class StateStore:
         if self._listener is not None:
             self._listener(key)
 
-    def _schedule(self, key: StreamKey, status: StreamStatus, now: float) -> None:
-        due = deadline(status, now)
+    def _schedule(self, key: StreamKey, due: float | None) -> None:
         if due is None:
             return
         current = self._scheduled.get(key)
         if current is None or due < current:
             self._scheduled[key] = due
-            heapq.heappush(self._heap, (due, key))
+            self._enqueue(key, due)
 
-    def _store(self, key: StreamKey, prev: StreamStatus, new: StreamStatus, now: float) -> None:
-        if new is prev:
+    def _enqueue(self, key: StreamKey, due: float) -> None:
+        streams = self._due.get(due)
+        if streams is None:
+            self._due[due] = [key]
+            heapq.heappush(self._times, due)
+        else:
+            streams.append(key)
+
+    def _reschedule(self, key: StreamKey, due: float | None) -> None:
+        """Replace the stream's deadline (the one that just passed)."""
+        if due is None:
+            del self._scheduled[key]
             return
-        self._status[key] = new
-        self._schedule(key, new, now)
-        if _exposed(new) != _exposed(prev):
+        self._scheduled[key] = due
+        self._enqueue(key, due)
+
+    @staticmethod
+    def _step(prev: StreamStatus, new: StreamStatus, now: float) -> _Step:
+        return _Step(prev, new, deadline(new, now), _exposed(new) != _exposed(prev))
+
+    def _store(self, key: StreamKey, step: _Step) -> None:
+        if step.new is step.prev:
+            return
+        self._status[key] = step.new
+        self._schedule(key, step.due)
+        if step.notify:
             self._notify(key)
 
     def apply(self, obs: Observation, now: float) -> Outcome:
@@ -307,31 +377,39 @@ class StateStore:
                 # Not tracked (never configured, or removed by a reload while in flight).
                 return Outcome.UNKNOWN_STREAM
             new, outcome = observe(prev, obs, now)
-            self._store(obs.key, prev, new, now)
+            self._store(obs.key, self._step(prev, new, now))
             return outcome
 
     def apply_bulk(self, keys: Iterable[StreamKey], verdict: Verdict, now: float) -> None:
         """One verdict for many streams (a list round); untracked keys are ignored."""
+        memo = _Memo()
         batch: list[StreamKey] = []
         for key in keys:
             batch.append(key)
             if len(batch) >= _BULK_CHUNK:
-                self._apply_batch(batch, verdict, now)
+                self._apply_batch(batch, verdict, now, memo)
                 batch = []
         if batch:
-            self._apply_batch(batch, verdict, now)
+            self._apply_batch(batch, verdict, now, memo)
 
-    def _apply_batch(self, keys: list[StreamKey], verdict: Verdict, now: float) -> None:
+    def _apply_batch(
+        self, keys: list[StreamKey], verdict: Verdict, now: float, memo: _Memo
+    ) -> None:
         slot = SOURCE_INDEX[verdict.source]
         with self._lock:
             for key in keys:
                 prev = self._status.get(key)
                 if prev is None:
                     continue
-                old = prev.verdicts[slot]
-                if old is not None and verdict.time < old.time:
-                    continue
-                self._store(key, prev, apply_verdict(prev, verdict, now), now)
+                step = memo.steps.get(id(prev))
+                if step is None:
+                    old = prev.verdicts[slot]
+                    if old is not None and verdict.time < old.time:
+                        new = prev
+                    else:
+                        new = memo.shared(apply_verdict(prev, verdict, now))
+                    step = memo.steps[id(prev)] = self._step(prev, new, now)
+                self._store(key, step)
 
     def mark_skipped(self, key: StreamKey) -> None:
         with self._lock:
@@ -342,23 +420,29 @@ class StateStore:
     def tick(self, now: float) -> int:
         """Re-derive the streams whose verdicts went stale; returns how many changed state."""
         changed = 0
+        memo = _Memo()
         with self._lock:
-            heap = self._heap
-            while heap and heap[0][0] <= now:
-                due, key = heapq.heappop(heap)
-                if self._scheduled.get(key) != due:
-                    continue  # superseded by an earlier deadline, or removed
-                del self._scheduled[key]
-                prev = self._status.get(key)
-                if prev is None:
-                    continue
-                new = refresh(prev, now)
-                if new.state is not prev.state:
-                    changed += 1
-                self._store(key, prev, new, now)
-                # A stream whose verdicts were renewed since this deadline was set is still
-                # fresh: it needs its next deadline whether or not anything changed.
-                self._schedule(key, new, now)
+            times = self._times
+            while times and times[0] <= now:
+                due = heapq.heappop(times)
+                for key in self._due.pop(due, ()):
+                    if self._scheduled.get(key) != due:
+                        continue  # superseded by an earlier deadline, or removed
+                    prev = self._status.get(key)
+                    if prev is None:
+                        continue
+                    step = memo.steps.get(id(prev))
+                    if step is None:
+                        new = memo.shared(refresh(prev, now))
+                        step = memo.steps[id(prev)] = self._step(prev, new, now)
+                    if step.new.state is not prev.state:
+                        changed += 1
+                    # A stream whose verdicts were renewed since this deadline was set is
+                    # still fresh: it needs its next deadline whether or not anything changed.
+                    # Overwritten rather than deleted first: deleting and re-adding 100k keys
+                    # a round makes the dict resize, and RSS jump, every few rounds.
+                    self._reschedule(key, step.due)
+                    self._store(key, step)
         return changed
 
     # -- reads -----------------------------------------------------------------------------

@@ -64,16 +64,22 @@ def state_budget(rate: float) -> dict[str, Any]:
 class ExporterProcess:
     """``python -m exporter`` on a free loopback port, its log captured for assertions."""
 
-    def __init__(self, config_path: Path, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path | None,
+        extra_args: list[str] | None = None,
+        interpreter_args: list[str] | None = None,
+    ) -> None:
+        """Without ``config_path``, the exporter runs with ``--demo``."""
         self.log_lines: list[str] = []
         self._listening = threading.Event()
         self.url = ""
         args = [
             sys.executable,
+            *(interpreter_args or []),
             "-m",
             "exporter",
-            "--config.file",
-            str(config_path),
+            *(["--config.file", str(config_path)] if config_path is not None else ["--demo"]),
             "--web.listen-address",
             "127.0.0.1:0",
             "--log.level",

@@ -15,12 +15,8 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,6 +26,7 @@ import yaml
 
 from exporter import __version__
 from exporter.cli import build_parser
+from tests.e2e import ExporterProcess, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "kubernetes"
@@ -777,41 +774,15 @@ def test_memory_deny_write_execute_runs_python(tmp_path: Path) -> None:
     """
     if not _mdwe_supported():
         pytest.skip("kernel without PR_SET_MDWE")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            MDWE_WRAPPER,
-            "-m",
-            "exporter",
-            "--demo",
-            "--web.listen-address",
-            "127.0.0.1:0",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    exp = ExporterProcess(None, interpreter_args=["-c", MDWE_WRAPPER])
     try:
-        assert proc.stderr is not None
-        url = ""
-        for line in proc.stderr:
-            m = re.search(r'msg="listening on ([^"]+)"', line)
-            if m:
-                url = f"http://{m.group(1)}"
-                break
-        assert url, "exporter did not start under PR_SET_MDWE"
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
-        deadline = time.monotonic() + 20
-        body = ""
-        while time.monotonic() < deadline:
-            with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
-                assert resp.status == 200
-                body = resp.read().decode()
-            if re.search(r"^tencent_live_stream_state\{.*\} 1", body, re.M):
-                break
-            time.sleep(0.5)
-        assert re.search(r"^tencent_live_stream_state\{.*\} 1", body, re.M)
+        wait_for(
+            lambda: any(
+                name == "tencent_live_stream_state" and v == 1
+                for (name, _), v in exp.metrics().items()
+            ),
+            20,
+            "a stream state under PR_SET_MDWE",
+        )
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        assert exp.stop() == 0

@@ -12,7 +12,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.config import parse_config
-from exporter.exposition import BUCKET_SIZE, Exposition, format_labels, split_families
+from exporter.exposition import (
+    BUCKET_SIZE,
+    Exposition,
+    format_labels,
+    pack_push,
+    split_families,
+    unpack_push,
+)
 from exporter.metrics import ExporterMetrics
 from exporter.model import (
     ApiError,
@@ -245,3 +252,37 @@ def test_flush_renders_only_changed_buckets() -> None:
     # A confirmation that changes nothing visible renders nothing.
     store.apply(Observation(keys[5], T0 + 60, Source.STATE_API, state=StreamState.ACTIVE), T0 + 60)
     assert expo.flush() == 1
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        PushInfo(),
+        PushInfo(video_bitrate=0.0, width=1920.0, height=1080.0, video_codec="H264"),
+        PushInfo(
+            video_bitrate=6e6,
+            audio_bitrate=192000.0,
+            video_fps=29.97,
+            audio_fps=47.0,
+            meta_video_bitrate=6.5e6,
+            meta_audio_bitrate=1e-3,
+            meta_fps=-1.0,
+            width=720.0,
+            height=1280.0,
+            begin_time=1_800_000_000.25,
+            video_codec="H265",
+            audio_codec='A"A\\C',
+            resolution="720*1280",
+            audio_sample_rate="48000",
+            client_ip="2001:db8::1",
+            server_ip="é中文",
+        ),
+    ],
+)
+def test_push_values_are_kept_packed_without_loss(info: PushInfo) -> None:
+    assert unpack_push(pack_push(info)) == info
+
+
+def test_push_strings_with_nul_lose_only_the_nul() -> None:
+    packed = pack_push(PushInfo(video_codec="H2\x0064", client_ip="1.2.3.4"))
+    assert unpack_push(packed) == PushInfo(video_codec="H264", client_ip="1.2.3.4")

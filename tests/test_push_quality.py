@@ -5,7 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e import exporter_config, run_exporter, sample, start_simulator, wait_for
+import pytest
+
+from exporter.model import ApiError, ErrorClass
+from exporter.simulator import Simulator, World
+from tests.drive import Clock, make_app, poll_round
+from tests.e2e import (
+    SECRET_ID,
+    SECRET_KEY,
+    exporter_config,
+    run_exporter,
+    sample,
+    start_simulator,
+    wait_for,
+)
 
 DOMAIN = "push.example.com"
 GOLDEN: dict[str, dict[str, Any]] = {
@@ -105,5 +118,48 @@ def test_push_quality_matches_the_scripted_values(tmp_path: Path) -> None:
                 25,
                 "push series of a stopped stream gone",
             )
+    finally:
+        sim.stop()
+
+
+def test_push_pages_apply_as_they_come_and_a_failed_page_removes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World.generate(2500, seed=3, domains=[DOMAIN], timeline_fraction=0.0)
+    for s in world.streams():
+        world.set_state(s.domain, s.app, s.stream, "active")
+    sim = Simulator(world, credentials={SECRET_ID: SECRET_KEY})
+    sim.start()
+    names = [s.stream for s in world.streams()]
+    target = {"domain": DOMAIN, "mode": "online_list", "streams": names, "push_info": True}
+    app = make_app(sim, Clock(), [target])
+    try:
+        poll_round(app)
+        assert {k.stream for k in app.exposition.push_keys()} == set(names)
+
+        # Page 2 of 3 fails (and its one retry): page 1 is applied as it came, and no
+        # stream loses its values because of the pages that were never read.
+        client = app.poller.accounts["t"].client
+        real = client.push_page
+        asked: list[int] = []
+
+        def page_two_fails(domain: str, app_: str, page: int, size: int, ips: bool) -> object:
+            asked.append(page)
+            if page == 2:
+                return ApiError("InternalError", ErrorClass.SERVER, "scripted")
+            return real(domain, app_, page, size, ips)
+
+        app.exposition.set_push({k: None for k in app.exposition.push_keys()})
+        stopped = names[:5]
+        for name in stopped:
+            world.set_state(DOMAIN, "live", name, "inactive")
+        monkeypatch.setattr(client, "push_page", page_two_fails)
+        poll_round(app)
+        assert asked == [1, 2, 2]
+        assert len(app.exposition.push_keys()) == 1000
+
+        monkeypatch.setattr(client, "push_page", real)
+        poll_round(app)
+        assert {k.stream for k in app.exposition.push_keys()} == set(names) - set(stopped)
     finally:
         sim.stop()

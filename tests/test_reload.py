@@ -18,6 +18,7 @@ from tests.e2e import (
 )
 
 DOMAIN = "push.example.com"
+OTHER = "push-b.example.com"
 
 
 def scenario() -> dict[str, object]:
@@ -123,3 +124,50 @@ def sim_inflight(sim: object) -> list[str]:
     """Actions with calls that arrived at the simulator (counted on arrival)."""
     counters = sim.counters()  # type: ignore[attr-defined]
     return [action for action, outcomes in counters.items() if sum(outcomes.values()) > 3]
+
+
+def test_reload_keeps_the_schedule_instead_of_polling_everything_at_once(
+    tmp_path: Path,
+) -> None:
+    # Before, every reload sent a full round at once: every state-mode stream and every list
+    # round again. Now kept work keeps its slot and only what the reload added goes out.
+    names = [f"s{i:02d}" for i in range(30)]
+    listed = [f"l{i:02d}" for i in range(12)]
+    sim = start_simulator(
+        {
+            "streams": [
+                {"domain": d, "stream": n, "state": "active"}
+                for d, group in ((DOMAIN, names), (OTHER, listed))
+                for n in group
+            ]
+        }
+    )
+    try:
+        config = exporter_config(sim.url, {DOMAIN: names[:-1]}, interval="10m")
+        config["targets"].append(
+            {"domain": OTHER, "mode": "online_list", "round_interval": "10m", "streams": listed}
+        )
+        with run_exporter(tmp_path, config) as exp:
+            exp.wait_ready()
+            wait_for(
+                lambda: all(stream_state(exp.metrics(), n) == "active" for n in names[:-1]),
+                15,
+                "first round",
+            )
+            before = sim.counters()
+            config["targets"][0]["streams"] = names  # one stream added
+            (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+            assert exp.post("/-/reload") == (200, b"configuration reloaded\n")
+            wait_for(lambda: stream_state(exp.metrics(), names[-1]) == "active", 15, "added")
+            after = sim.counters()
+
+        def calls(counts: dict[str, dict[str, int]], action: str) -> int:
+            return sum(counts.get(action, {}).values())
+
+        # 29 streams over a 10-minute cycle: at most one of them is due in these seconds.
+        state = calls(after, "DescribeLiveStreamState") - calls(before, "DescribeLiveStreamState")
+        assert 1 <= state <= 2
+        listing = "DescribeLiveStreamOnlineList"
+        assert calls(after, listing) == calls(before, listing)
+    finally:
+        sim.stop()

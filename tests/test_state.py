@@ -221,3 +221,52 @@ def test_store_keeps_history_when_a_policy_changes() -> None:
     status = store.get(KEY)
     assert status is not None and status.state is A
     assert store.tick(110) == 1
+
+
+def test_streams_with_the_same_history_share_one_status() -> None:
+    # What keeps 100k streams small: a list round maps each distinct status to one next
+    # status, and each stream still ends exactly where it would alone.
+    store = StateStore()
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(5000)]
+    for key in keys:
+        store.add(key, POLICY)
+    store.apply_bulk(keys[:100], Verdict(A, 5, OL), 6)
+    store.apply_bulk(keys[100:], Verdict(IN, 5, OL), 6)
+    store.apply(Observation(keys[7], 7, SA, error=ApiError("Timeout", ErrorClass.TRANSPORT)), 7)
+    store.apply_bulk(keys, Verdict(IN, 20, FL), 21)
+
+    snap = store.snapshot()
+    assert len({id(s) for s in snap.values()}) == 3  # listed, not listed, the one with an error
+    alone = StreamStatus(POLICY)
+    alone, _ = observe(alone, Observation(keys[4000], 5, OL, state=IN), 6)
+    alone, _ = observe(alone, Observation(keys[4000], 20, FL, state=IN), 21)
+    assert snap[keys[4000]] == alone
+    assert snap[keys[7]].errors_by_code == (("Timeout", 1),)
+    assert snap[keys[8]].errors_by_code == ()
+    # Going stale together keeps them shared.
+    assert store.tick(35) == 5000
+    assert len({id(s) for s in store.snapshot().values()}) == 3
+
+
+def test_a_one_off_poll_stops_setting_a_stream_apart_once_it_is_stale() -> None:
+    # A list round that missed a stream (it moved between pages) has it confirmed by the
+    # state API: a history of its own. Once that answer is stale the stream is back in its
+    # neighbours' status, so one-off confirmations do not add up to 100k statuses over time.
+    store = StateStore()
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(100)]
+    for key in keys:
+        store.add(key, POLICY)
+    store.apply_bulk(keys, Verdict(A, 0, OL), 0)
+    store.apply(Observation(keys[3], 5, SA, state=A), 5)
+    store.apply_bulk(keys, Verdict(A, 20, OL), 20)
+    snap = store.snapshot()
+    assert snap[keys[3]] is not snap[keys[4]]  # its poll at 5 is fresh until 35
+    store.apply_bulk(keys, Verdict(A, 40, OL), 40)
+    snap = store.snapshot()
+    assert snap[keys[3]] is snap[keys[4]]
+    assert snap[keys[3]].verdict(SA) is None
+    assert (snap[keys[3]].state, snap[keys[3]].last_active) == (A, 40)
+    # A late answer older than the dropped one is stale on arrival and changes nothing.
+    assert store.apply(Observation(keys[3], 4, SA, state=IN), 41) is Outcome.APPLIED
+    status = store.get(keys[3])
+    assert status is not None and (status.state, status.last_active) == (A, 40)
