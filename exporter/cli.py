@@ -231,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.start()
     if sim is not None and sim.callbacks is not None:
         sim.set_callback_url(f"{app.web.scheme}://127.0.0.1:{app.web.port}{app.callback_path}")
-    stop.wait()
+    # Python runs signal handlers in the main thread, and a signal the kernel hands to a
+    # worker thread does not wake a main thread blocked on a lock: wake up to look for one.
+    while not stop.wait(0.2):
+        pass
     app.stop()
     if sim is not None:
         sim.stop()
