@@ -17,7 +17,7 @@ import gzip
 import math
 import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,9 +163,9 @@ def _render_into(
     labels: str,
     status: StreamStatus,
     down_after: float | None,
-    push: PushInfo | bytes | None,
+    push: bytes | None,
 ) -> None:
-    """Append one stream's lines to each family's list; ``push`` may be packed."""
+    """Append one stream's lines to each family's list; ``push`` is packed by pack_push."""
     n = STATE.name
     a, i, f, u = _FLAGS[status.state]
     lines[n].append(
@@ -190,7 +190,7 @@ def _render_into(
         return
     numbers, texts = _push_fields(push)
     for (family, attr), value in zip(PUSH_VALUES, numbers, strict=True):
-        if value is None or value != value:  # absent (NaN when packed)
+        if value != value:  # NaN: absent
             continue
         if attr in _PER_BYTE:
             value /= _BITS_PER_BYTE
@@ -205,18 +205,6 @@ def _render_into(
     if client_ip or server_ip:  # only kept for targets with push_info_ips
         info += [("client_ip", client_ip), ("server_ip", server_ip)]
     lines[PUSH_INFO.name].append(f"{PUSH_INFO.name}{{{labels},{format_labels(tuple(info))}}} 1\n")
-
-
-def render_stream(
-    labels: str,
-    status: StreamStatus,
-    down_after: float | None = None,
-    push: PushInfo | None = None,
-) -> dict[str, str]:
-    """Every family's lines for one stream; ``labels`` is already formatted."""
-    lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
-    _render_into(lines, labels, status, down_after, push)
-    return {name: "".join(parts) for name, parts in lines.items() if parts}
 
 
 def split_families(text: str) -> dict[str, str]:
@@ -263,16 +251,6 @@ class _StreamMeta:
     suffix: str  # ``extra`` formatted, with its leading comma: ready to render
 
 
-def stream_labels(key: StreamKey, extra: LabelPairs) -> LabelPairs:
-    return (
-        ("account", key.account),
-        ("domain", key.domain),
-        ("app", key.app),
-        ("stream", key.stream),
-        *extra,
-    )
-
-
 # Push values are kept packed: ten doubles (NaN for absent; JSON cannot carry NaN) and the
 # label strings, in one bytes object. 50k active streams' PushInfo objects and their floats
 # cost ~25 MB; packed they cost a third of that.
@@ -297,18 +275,16 @@ def pack_push(info: PushInfo) -> bytes:
     return packed + texts.encode()
 
 
-def _push_fields(push: PushInfo | bytes) -> tuple[Sequence[float | None], Sequence[str]]:
-    """The numbers (in PUSH_VALUES order; NaN or None when absent) and the strings."""
-    if isinstance(push, bytes):
-        return _PUSH_STRUCT.unpack_from(push), push[_PUSH_STRUCT.size :].decode().split("\0")
-    return [getattr(push, n) for n in _PUSH_NUMBERS], [getattr(push, n) for n in _PUSH_TEXTS]
+def _push_fields(push: bytes) -> tuple[tuple[float, ...], list[str]]:
+    """The numbers (in PUSH_VALUES order; NaN when absent) and the strings of packed values."""
+    return _PUSH_STRUCT.unpack_from(push), push[_PUSH_STRUCT.size :].decode().split("\0")
 
 
 def unpack_push(data: bytes) -> PushInfo:
     numbers, texts = _push_fields(data)
     fields: dict[str, Any] = dict(zip(_PUSH_TEXTS, texts, strict=True))
     for name, value in zip(_PUSH_NUMBERS, numbers, strict=True):
-        fields[name] = None if value is None or math.isnan(value) else value
+        fields[name] = None if math.isnan(value) else value
     return PushInfo(**fields)
 
 
@@ -350,7 +326,7 @@ class Exposition:
             if len(self._specs) > 2 * len(self._meta) + 1024:
                 # Reloads changed labels: forget the combinations no stream uses any more.
                 self._specs = {(m.extra, m.down_after): m for m in self._meta.values()}
-            suffix = "".join(f',{n}="{escape_label_value(v)}"' for n, v in extra)
+            suffix = f",{format_labels(extra)}" if extra else ""
             meta = self._specs[(extra, down_after)] = _StreamMeta(extra, down_after, suffix)
         return meta
 
@@ -496,17 +472,16 @@ class Exposition:
         lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
         # A bucket's streams nearly all share account, domain and app: escape those once.
         prefixes: dict[tuple[str, str, str], str] = {}
-        e = escape_label_value
         for key, meta, status in zip(keys, metas, statuses, strict=True):
             if status is None:
                 continue
             where = (key.account, key.domain, key.app)
             prefix = prefixes.get(where)
             if prefix is None:
-                prefix = prefixes[where] = (
-                    f'account="{e(key.account)}",domain="{e(key.domain)}",app="{e(key.app)}"'
+                prefix = prefixes[where] = format_labels(
+                    (("account", key.account), ("domain", key.domain), ("app", key.app))
                 )
-            labels = f'{prefix},stream="{e(key.stream)}"{meta.suffix}'
+            labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
             _render_into(lines, labels, status, meta.down_after, push.get(key))
         return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
 

@@ -593,7 +593,7 @@ class Poller:
             updates: dict[StreamKey, PushInfo | None] = {}
             for app, stream, info in page.items:
                 if app == t.app:
-                    updates[StreamKey(t.account, t.domain, app, stream)] = info
+                    updates[t_key(t, stream)] = info
                     seen.add(stream)
             self.hooks.set_push(updates)
 

@@ -95,11 +95,15 @@ def _newest(verdicts: Iterable[Verdict]) -> Verdict | None:
     return best
 
 
+def _fresh(v: Verdict, policy: Policy, now: float) -> bool:
+    return now - v.time < policy.window(v.source)
+
+
 def combine(
     verdicts: tuple[Verdict | None, ...], policy: Policy, now: float
 ) -> tuple[StreamState, Source | None]:
     """The stream's state from its sources' latest verdicts (rules in the module docstring)."""
-    fresh = [v for v in verdicts if v is not None and now - v.time < policy.window(v.source)]
+    fresh = [v for v in verdicts if v is not None and _fresh(v, policy, now)]
     activity = [v for v in fresh if v.source is not Source.FORBID_LIST]
     ban = _newest(v for v in fresh if v.source in (Source.STATE_API, Source.FORBID_LIST))
     banned = ban is not None and ban.state is StreamState.FORBID
@@ -194,12 +198,11 @@ def observe(prev: StreamStatus, obs: Observation, now: float) -> tuple[StreamSta
 
 def apply_verdict(prev: StreamStatus, verdict: Verdict, now: float) -> StreamStatus:
     slot = SOURCE_INDEX[verdict.source]
-    window = prev.policy.window
     # Stale verdicts are dropped: they no longer count (combine ignores them), and without
     # them a stream whose one-off poll has aged out equals, and can share, its neighbours'
     # status again. An answer older than a dropped verdict is stale too when it arrives.
     verdicts = tuple(
-        verdict if i == slot else None if v is None or now - v.time >= window(v.source) else v
+        verdict if i == slot else v if v is not None and _fresh(v, prev.policy, now) else None
         for i, v in enumerate(prev.verdicts)
     )
     last_active = prev.last_active
