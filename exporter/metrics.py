@@ -6,10 +6,12 @@ Per-stream families live in exposition.py, which renders them incrementally.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from exporter import __version__
 from exporter.model import ApiError
@@ -20,9 +22,36 @@ prometheus_client.disable_created_metrics()
 API_DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+# Labels that tell a child's samples apart, not the children themselves.
+_SAMPLE_LABELS = frozenset(("le", "quantile"))
+
+
+def sorted_children(family: Metric) -> Metric:
+    """The family with its children ordered by label values, each child's samples kept in order.
+
+    prometheus_client emits children in first-use order, which for per-action API series is
+    whichever call finished first: the same state would render in a different order each run.
+    """
+    groups: dict[tuple[str, ...], list[Sample]] = {}
+    for sample in family.samples:
+        key = tuple(v for k, v in sample.labels.items() if k not in _SAMPLE_LABELS)
+        groups.setdefault(key, []).append(sample)
+    out = Metric(family.name, family.documentation, family.type, family.unit)
+    out.samples = [s for key in sorted(groups) for s in groups[key]]
+    return out
+
+
+class SortedRegistry(CollectorRegistry):
+    """A registry whose exposition is the same for the same values, whatever order they came in."""
+
+    def collect(self) -> Iterable[Metric]:
+        for family in super().collect():
+            yield sorted_children(family)
+
+
 class ExporterMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.registry = registry if registry is not None else SortedRegistry(auto_describe=True)
         r = self.registry
         ProcessCollector(registry=r)
         self.build_info = Gauge(

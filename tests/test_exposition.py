@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.config import parse_config
 from exporter.exposition import (
@@ -20,7 +20,7 @@ from exporter.exposition import (
     split_families,
     unpack_push,
 )
-from exporter.metrics import ExporterMetrics
+from exporter.metrics import API_DURATION_BUCKETS, ExporterMetrics
 from exporter.model import (
     ApiError,
     ErrorClass,
@@ -166,6 +166,50 @@ def test_output_sorted_stable_and_cached() -> None:
         1_800_000_000.0,
     )
     assert expo.render() != first
+
+
+def test_registry_children_render_in_label_order_not_first_use_order() -> None:
+    # Which API call finishes first is a race; the exposition must not show it.
+    calls = [
+        ("DescribeLiveStreamState", 0.05, None),
+        (
+            "DescribeLiveStreamPushInfoList",
+            0.2,
+            ApiError("RequestLimitExceeded", ErrorClass.THROTTLED),
+        ),
+        ("DescribeLiveStreamOnlineList", 0.01, ApiError("InternalError", ErrorClass.SERVER)),
+        ("DescribeLiveStreamState", 0.3, ApiError("Timeout", ErrorClass.TRANSPORT)),
+    ]
+    texts = []
+    for order in (calls, calls[::-1]):
+        metrics = ExporterMetrics()
+        for account in ("b", "a"):
+            hook = metrics.call_hook(account)
+            for call in order:
+                hook(*call)
+        text = expo_registry_text(metrics)
+        texts.append(text)
+    assert texts[0] == texts[1]
+    blocks = split_families(texts[0])
+    counts = [
+        line.split("{", 1)[1]
+        for line in blocks["tencent_live_api_request_duration_seconds"].splitlines()
+        if line.startswith("tencent_live_api_request_duration_seconds_count")
+    ]
+    assert counts == sorted(counts) and len(counts) == 6
+    # A histogram child's samples stay together and in le order.
+    buckets = [
+        line
+        for line in blocks["tencent_live_api_request_duration_seconds"].splitlines()
+        if "_bucket{" in line and 'account="a"' in line
+    ]
+    assert len(buckets) == 3 * (len(API_DURATION_BUCKETS) + 1)
+    assert 'le="+Inf"' in buckets[len(API_DURATION_BUCKETS)]
+
+
+def expo_registry_text(metrics: ExporterMetrics) -> str:
+    text = generate_latest(metrics.registry).decode()
+    return "".join(line for line in text.splitlines(keepends=True) if "process_" not in line)
 
 
 def test_no_sample_timestamps_and_help_mentions_cache() -> None:
