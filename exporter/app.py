@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from exporter import __version__, callbacks, cssapi, logs, rounds
+from exporter import __version__, callbacks, cssapi, logs, malloc, rounds
 from exporter.client import ClientSettings, CssClient
 from exporter.config import Account, Config, ConfigError, Target
 from exporter.exposition import Exposition, LabelPairs
@@ -510,11 +510,13 @@ class App:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _render_loop(self) -> None:
+        trim = malloc.Trimmer()
         while not self._stop_render.is_set():
             if self.exposition.wait_dirty(0.5):
                 # Let a burst of changes (a list round) settle into one render.
                 self._stop_render.wait(0.05)
                 self.exposition.flush()
+                trim()
 
     def start(self) -> None:
         self.exposition.flush()

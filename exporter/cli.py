@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from exporter import __version__, logs
+from exporter import __version__, logs, malloc
 
 if TYPE_CHECKING:
     from exporter.config import Config
@@ -123,30 +123,6 @@ def _load_web_config(path: str | None) -> tuple[bool, WebConfig | None]:
         return False, None
 
 
-def _tune_malloc() -> None:
-    """Two glibc malloc arenas instead of eight per core, and a fixed mmap threshold.
-
-    Poll workers allocate as they apply rounds; with an arena per thread, freed memory stays
-    spread over many arenas and RSS grows far past what is live (measured: 560 MB versus about
-    half that at 100k streams). glibc also raises its mmap threshold each time a large block
-    is freed, after which the 5 MB tables of the per-stream dicts come from the heap and stay
-    there when they resize; fixed at glibc's default of 128 KiB they are returned to the
-    system at once (measured at 100k streams: 155 MB -> 120 MB). Must run before the worker
-    threads start.
-    """
-    if sys.platform != "linux":
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_mmap_threshold, m_arena_max = -3, -8
-        libc.mallopt(m_arena_max, 2)
-        libc.mallopt(m_mmap_threshold, 128 * 1024)
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
@@ -186,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(f"--shard.index/--shard.count: {exc}")
 
-    _tune_malloc()
+    malloc.tune()
     sim = None
     loaded = None
     if args.demo:

@@ -480,10 +480,13 @@ class Poller:
         acc = self.accounts[t.account]
         self.metrics.poll_lag.labels(t.account, t.name).set(max(0.0, self._clock() - due))
         started = self._wall()
+        known = {k.stream: k.stream for k in t.all_keys()}
+        assembler = rounds.Assembler(t.app, lambda name: known.get(name, name))
         pages = self._pages(
             acc,
             cssapi.ONLINE_LIST,
             lambda n: acc.client.online_page(t.domain, t.app, n, t.page_size),
+            assembler.add,
         )
         if pages is None:
             self.metrics.polls_skipped.labels(t.account, t.name, "backoff").inc()
@@ -493,7 +496,7 @@ class Poller:
             self.metrics.rounds.labels(t.account, t.name, "error").inc()
             t.first_round_done = True
             return
-        result = rounds.assemble(pages, t.app)
+        result = assembler.result()
         self._apply_round(t, result, started)
         self.metrics.rounds.labels(
             t.account, t.name, "ok" if result.consistent else "inconsistent"
@@ -586,15 +589,22 @@ class Poller:
 
     def _push_round(self, t: TargetRuntime) -> None:
         acc = self.accounts[t.account]
+        tracked = {k.stream: k for k in t.all_keys()}
         seen: set[str] = set()
 
         def consume(page: Page) -> None:
-            # Applied page by page: untracked streams are ignored by the exposition.
+            # Applied page by page, with the keys already tracked: what the round keeps until
+            # its end is then no new object per stream (see rounds.Assembler for why).
             updates: dict[StreamKey, PushInfo | None] = {}
             for app, stream, info in page.items:
-                if app == t.app:
-                    updates[t_key(t, stream)] = info
-                    seen.add(stream)
+                if app != t.app:
+                    continue
+                key = tracked.get(stream)
+                if key is not None:
+                    updates[key] = info
+                    stream = key.stream
+                # Untracked names count too: another target may track them on this domain.
+                seen.add(stream)
             self.hooks.set_push(updates)
 
         pages = self._pages(

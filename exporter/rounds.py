@@ -5,7 +5,7 @@ Nothing here does I/O; the poller feeds it the pages it fetched and applies the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 
 from exporter.client import Page
@@ -40,26 +40,65 @@ class ListResult:
     pages: int
 
 
-def assemble(pages: Sequence[Page], app: str) -> ListResult:
-    """Join a round's pages; a round is consistent when paging saw a steady list.
+class Assembler:
+    """Joins a round's pages as they arrive; a round is consistent when paging saw a steady list.
 
     Streams starting or stopping while pages are fetched shift entries between pages, so one can
     be seen twice or not at all. Such a round shows as a changed TotalNum or a union that does
     not add up to it, and is counted as inconsistent; :func:`plan_round` says why its absences
     are still safe to use.
+
+    Pages are folded in one at a time and not kept: a 100-page round of a 100k-stream domain
+    would otherwise hold 100k parsed tuples until its last page, a transient peak that leaves the
+    allocator's arenas fragmented around whatever long-lived objects were made meanwhile.
+    ``canonical`` maps a listed name to an equal string the caller already holds, so the names
+    kept for the round are not new objects either.
     """
-    names: set[str] = set()
-    listed = 0
+
+    def __init__(self, app: str, canonical: Callable[[str], str] | None = None) -> None:
+        self._app = app
+        self._canonical = canonical
+        # stream -> which of (this app, no app) listed it: each (app, stream) pair counts once.
+        self._names: dict[str, int] = {}
+        self._others: set[tuple[str, str]] = set()
+        self._unique = 0
+        self._listed = 0
+        self._totals: set[int] = set()
+        self._first_total: int | None = None
+        self._pages = 0
+
+    def add(self, page: Page) -> None:
+        self._pages += 1
+        self._totals.add(page.total)
+        if self._first_total is None:
+            self._first_total = page.total
+        names = self._names
+        for _, item_app, stream in page.items:
+            self._listed += 1
+            if item_app == self._app or item_app == "":
+                bit = 1 if item_app else 2
+                had = names.get(stream, 0)
+                if not had & bit:
+                    self._unique += 1
+                    if not had and self._canonical is not None:
+                        stream = self._canonical(stream)
+                    names[stream] = had | bit
+            elif (item_app, stream) not in self._others:
+                self._unique += 1
+                self._others.add((item_app, stream))
+
+    def result(self) -> ListResult:
+        expected = self._first_total if self._first_total is not None else 0
+        consistent = len(self._totals) <= 1 and self._listed == expected == self._unique
+        return ListResult(frozenset(self._names), consistent, self._pages)
+
+
+def assemble(pages: Iterable[Page], app: str) -> ListResult:
+    """Join a round's pages at once (see :class:`Assembler`)."""
+    assembler = Assembler(app)
     for page in pages:
-        for item in page.items:
-            _, item_app, stream = item
-            listed += 1
-            if item_app in ("", app):
-                names.add(stream)
-    totals = {page.total for page in pages}
-    consistent = len(totals) <= 1 and listed == (pages[0].total if pages else 0)
-    consistent = consistent and listed == len({(i[1], i[2]) for p in pages for i in p.items})
-    return ListResult(frozenset(names), consistent, len(pages))
+        assembler.add(page)
+    return assembler.result()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pytest
 from exporter.client import Page
 from exporter.rounds import (
     AUTO_STATE_MAX_STREAMS,
+    Assembler,
     ListResult,
     assemble,
     choose_mode,
@@ -57,6 +58,10 @@ def test_list_costs_more_compares_calls_per_second() -> None:
         ([page(["a", "b"], 4), page(["b", "c"], 4)], {"a", "b", "c"}, False),
         # Streams of another app are not this target's.
         ([Page([(D, "live", "a"), (D, "game", "z")], 2, 1)], {"a"}, True),
+        # The same name with and without the app is two entries, not a duplicate.
+        ([Page([(D, "live", "a"), (D, "", "a")], 2, 1)], {"a"}, True),
+        # A duplicate of another app's stream still means the list moved.
+        ([Page([(D, "live", "a"), (D, "game", "z"), (D, "game", "z")], 3, 1)], {"a"}, False),
     ],
 )
 def test_assemble_detects_a_list_that_moved_while_paged(
@@ -64,6 +69,24 @@ def test_assemble_detects_a_list_that_moved_while_paged(
 ) -> None:
     result = assemble(pages, "live")
     assert (set(result.names), result.consistent) == (names, consistent)
+
+
+def test_assembler_keeps_the_callers_name_objects_not_the_parsed_copies() -> None:
+    pages = [page(["s0", "s1"], 4), page(["s2", "new"], 4)]
+    mine = {"".join(("s", str(i))) for i in range(3)}  # equal to the page's names, other objects
+    canonical = {n: n for n in mine}
+    interning = Assembler("live", lambda n: canonical.get(n, n))
+    plain = Assembler("live")
+    for p in pages:
+        interning.add(p)
+        plain.add(p)
+    result = interning.result()
+    assert result == plain.result() == assemble(pages, "live")
+    assert result.pages == 2 and result.names == {"s0", "s1", "s2", "new"}
+    kept = {n: n for n in result.names}
+    assert all(kept[n] is canonical[n] for n in mine)
+    kept_plain = {n: n for n in plain.result().names}
+    assert not any(kept_plain[n] is canonical[n] for n in mine)
 
 
 def result(names: set[str], consistent: bool = True) -> ListResult:
