@@ -480,8 +480,11 @@ class Poller:
         acc = self.accounts[t.account]
         self.metrics.poll_lag.labels(t.account, t.name).set(max(0.0, self._clock() - due))
         started = self._wall()
-        known = {k.stream: k.stream for k in t.all_keys()}
-        assembler = rounds.Assembler(t.app, lambda name: known.get(name, name))
+        keys = t.all_keys()
+        by_name = {k.stream: k for k in keys}
+        assembler = rounds.Assembler(
+            t.app, lambda name: k.stream if (k := by_name.get(name)) is not None else name
+        )
         pages = self._pages(
             acc,
             cssapi.ONLINE_LIST,
@@ -497,7 +500,7 @@ class Poller:
             t.first_round_done = True
             return
         result = assembler.result()
-        self._apply_round(t, result, started)
+        self._apply_round(t, keys, by_name, result, started)
         self.metrics.rounds.labels(
             t.account, t.name, "ok" if result.consistent else "inconsistent"
         ).inc()
@@ -523,9 +526,16 @@ class Poller:
         if t.push_info and t.mode == "online_list":
             self._push_round(t)
 
-    def _apply_round(self, t: TargetRuntime, result: rounds.ListResult, started: float) -> None:
-        keys = t.all_keys()
-        by_name = {k.stream: k for k in keys}
+    def _apply_round(
+        self,
+        t: TargetRuntime,
+        keys: list[StreamKey],
+        by_name: dict[str, StreamKey],
+        result: rounds.ListResult,
+        started: float,
+    ) -> None:
+        """Apply a round to the target's ``keys`` (``by_name`` indexes them; discovered streams
+        are added to it)."""
         statuses = self.store.get_many(keys)
         believed = {
             k.stream
@@ -597,14 +607,10 @@ class Poller:
             # its end is then no new object per stream (see rounds.Assembler for why).
             updates: dict[StreamKey, PushInfo | None] = {}
             for app, stream, info in page.items:
-                if app != t.app:
-                    continue
-                key = tracked.get(stream)
+                key = tracked.get(stream) if app == t.app else None
                 if key is not None:
                     updates[key] = info
-                    stream = key.stream
-                # Untracked names count too: another target may track them on this domain.
-                seen.add(stream)
+                    seen.add(key.stream)
             self.hooks.set_push(updates)
 
         pages = self._pages(
@@ -618,10 +624,7 @@ class Poller:
         gone = {
             key: None
             for key in self.hooks.push_keys()
-            if key.account == t.account
-            and key.domain == t.domain
-            and key.app == t.app
-            and key.stream not in seen
+            if key.stream not in seen and tracked.get(key.stream) == key
         }
         if gone:
             self.hooks.set_push(gone)

@@ -191,11 +191,17 @@ def test_store_notifies_only_exposed_changes_and_expires_by_deadline() -> None:
     assert store.tick(10_000) == 0
 
 
-def test_store_bulk_verdicts_and_membership() -> None:
+def store_of(n: int) -> tuple[StateStore, list[StreamKey]]:
+    """A store tracking ``n`` streams of one target, all new."""
     store = StateStore()
-    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(5000)]
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(n)]
     for key in keys:
         store.add(key, POLICY)
+    return store, keys
+
+
+def test_store_bulk_verdicts_and_membership() -> None:
+    store, keys = store_of(5000)
     store.apply_bulk(keys[:10], Verdict(A, 5, OL), 6)
     store.apply_bulk(keys[10:], Verdict(IN, 5, OL), 6)
     snap = store.snapshot()
@@ -226,10 +232,7 @@ def test_store_keeps_history_when_a_policy_changes() -> None:
 def test_streams_with_the_same_history_share_one_status() -> None:
     # What keeps 100k streams small: a list round maps each distinct status to one next
     # status, and each stream still ends exactly where it would alone.
-    store = StateStore()
-    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(5000)]
-    for key in keys:
-        store.add(key, POLICY)
+    store, keys = store_of(5000)
     store.apply_bulk(keys[:100], Verdict(A, 5, OL), 6)
     store.apply_bulk(keys[100:], Verdict(IN, 5, OL), 6)
     store.apply(Observation(keys[7], 7, SA, error=ApiError("Timeout", ErrorClass.TRANSPORT)), 7)
