@@ -304,7 +304,12 @@ class Exposition:
         self._flush_lock = threading.Lock()
         self._meta: dict[StreamKey, _StreamMeta] = {}
         self._specs: dict[tuple[LabelPairs, float | None], _StreamMeta] = {}
-        self._push: dict[StreamKey, bytes] = {}  # packed by pack_push
+        # Packed by pack_push; None once a stream stops pushing. Streams going on and off air
+        # set and clear their entry rather than deleting and re-adding it: every insertion
+        # takes a fresh slot of the dict's entry table, whose pages (5-10 MB at 100k streams)
+        # become resident one by one until the next resize, so with thousands of streams
+        # starting every minute RSS crept up by MBs between resizes (benchmarks/memory.py).
+        self._push: dict[StreamKey, bytes | None] = {}
         self._starts: list[StreamKey] = []
         self._buckets: list[_Bucket] = []
         self._dirty: set[int] = set()  # id() of dirty buckets
@@ -410,16 +415,16 @@ class Exposition:
                 if key not in self._meta:
                     continue
                 if info is None:
-                    if self._push.pop(key, None) is None:
+                    if self._push.get(key) is None:
                         continue
+                    self._push[key] = None
                     bucket = self._buckets[self._bucket_index(key)]
                 else:
                     packed = pack_push(info)
-                    old = self._push.get(key)
-                    if old == packed:
+                    if self._push.get(key) == packed:
                         continue
                     bucket = self._buckets[self._bucket_index(key)]
-                    if old is None:
+                    if key not in self._push:
                         # Key by the tracked key object, not the caller's equal copy built
                         # from an API answer: 50k copies would cost ~9 MB.
                         key = bucket.keys[bisect.bisect_left(bucket.keys, key)]
@@ -431,9 +436,10 @@ class Exposition:
             meta = self._meta.get(key)
             return meta.extra if meta is not None else ()
 
-    def push_keys(self) -> set[StreamKey]:
+    def push_keys(self) -> list[StreamKey]:
+        """The streams that have push values."""
         with self._lock:
-            return set(self._push)
+            return [k for k, v in self._push.items() if v is not None]
 
     def __len__(self) -> int:
         with self._lock:
@@ -452,16 +458,24 @@ class Exposition:
                 todo = [b for b in self._buckets if id(b) in self._dirty]
                 self._dirty.clear()
                 self._dirty_event.clear()
-                work = [(b, list(b.keys), [self._meta[k] for k in b.keys]) for b in todo if b.keys]
-                push = {k: self._push[k] for b, keys, _ in work for k in keys if k in self._push}
-            keep_text = len(self._meta) <= KEEP_TEXT_STREAMS
-            for bucket, keys, metas in work:
+            keep_text = len(self) <= KEEP_TEXT_STREAMS
+            done = 0
+            for bucket in todo:
+                # One bucket's inputs at a time: copying every dirty bucket's first would hold
+                # a 100k-entry dict of push values for the whole flush.
+                with self._lock:
+                    keys = list(bucket.keys)
+                    metas = [self._meta[k] for k in keys]
+                    push = {k: p for k in keys if (p := self._push.get(k)) is not None}
+                if not keys:
+                    continue
                 text = self._render_bucket(keys, metas, push)
                 packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
                     bucket.packed, bucket.text = packed, text if keep_text else None
-            return len(work)
+                done += 1
+            return done
         finally:
             self._flush_lock.release()
 

@@ -74,9 +74,13 @@ def test_domain_of_5000_streams_discovered_in_one_round_then_retention(sim: Simu
     try:
         (target,) = app.poller.targets
         assert (target.mode, target.discovers) == ("online_list", True)
+        before = target.index()
         round_of(app, target)
         found = states(app)
         assert len(found) == 5000
+        # Discovery builds a new index rather than changing the one a round may be reading.
+        assert before == {} and len(target.index()) == 5000
+        assert target.index() is target.index()
         assert set(found.values()) == {StreamState.ACTIVE}
         assert sum(sim.counters()["DescribeLiveStreamOnlineList"].values()) == 50
 
@@ -99,6 +103,7 @@ def test_domain_of_5000_streams_discovered_in_one_round_then_retention(sim: Simu
         round_of(app, target)
         kept = states(app)
         assert len(kept) == 4901
+        assert set(target.index()) == set(kept)
         assert gone[0] in kept and gone[1] not in kept
         assert not any(k.stream == gone[1] for k in app.exposition.push_keys())
         text = app.render_metrics().decode()

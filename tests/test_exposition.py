@@ -330,3 +330,20 @@ def test_push_values_are_kept_packed_without_loss(info: PushInfo) -> None:
 def test_push_strings_with_nul_lose_only_the_nul() -> None:
     packed = pack_push(PushInfo(video_codec="H2\x0064", client_ip="1.2.3.4"))
     assert unpack_push(packed) == PushInfo(video_codec="H264", client_ip="1.2.3.4")
+
+
+def test_push_values_off_and_on_air_again() -> None:
+    expo, store, keys = build()
+    populate(store, keys, expo)
+    alpha = keys[1]
+    video = "tencent_live_stream_video_bytes_per_second"
+    assert f'{video}{{account="main",domain="push.example.com"' in expo.render().decode()
+    expo.set_push({alpha: None})  # stopped pushing: no values, and no longer listed as pushing
+    assert f"{video}{{" not in expo.render().decode()
+    assert alpha not in expo.push_keys()
+    assert expo.flush() == 0
+    expo.set_push({alpha: None})  # already without values: nothing to re-render
+    assert expo.flush() == 0
+    expo.set_push({alpha: QUALITY})  # back on air
+    assert f"{video}{{" in expo.render().decode()
+    assert alpha in expo.push_keys()

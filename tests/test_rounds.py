@@ -120,6 +120,41 @@ def test_plan_round_discovers_up_to_the_cap() -> None:
     assert plan_round(result({"zz"}), {"a"}, set(), discovers=False, room=5).discover == []
 
 
+class Asked:
+    """A believed-active lookup that records what it was asked."""
+
+    def __init__(self, active: set[str]) -> None:
+        self.active = active
+        self.asked: list[object] = []
+
+    def __contains__(self, name: object) -> bool:
+        self.asked.append(name)
+        return name in self.active
+
+
+def test_plan_round_asks_about_belief_only_for_tracked_streams_missing_from_the_list() -> None:
+    # The poller answers from the store one name at a time: 100k listed streams must not
+    # turn into 100k lookups, nor into a set of every active stream.
+    believed = Asked({"a", "b"})
+    tracked = {"a": 1, "b": 2, "c": 3}.keys()
+    plan = plan_round(result({"a", "new"}), tracked, believed, discovers=True, room=5)
+    assert sorted(map(str, believed.asked)) == ["b", "c"]
+    assert (plan.active, plan.absent, plan.confirm, plan.discover) == (
+        ["a", "new"],
+        ["c"],
+        ["b"],
+        ["new"],
+    )
+
+
+def test_assembler_result_is_read_only_and_equals_the_listed_names() -> None:
+    assembler = Assembler("live")
+    assembler.add(page(["s1", "s0"], 2))
+    names = assembler.result().names
+    assert names == {"s0", "s1"}
+    assert not hasattr(names, "add")
+
+
 def test_forbidden_in_matches_domain_and_app_when_given() -> None:
     items = [(D, "live", "a"), ("", "", "b"), ("other.example.com", "live", "c"), (D, "game", "d")]
     assert forbidden_in(items, D, "live") == {"a", "b"}
