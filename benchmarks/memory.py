@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -175,6 +176,9 @@ def main() -> int:
             match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
             if match:
                 port = int(match.group(1))
+        # Keep reading its log: a full pipe would block the exporter's logging threads.
+        stderr = exporter.stderr
+        threading.Thread(target=lambda: [None for _ in stderr], daemon=True).start()
         url = f"http://127.0.0.1:{port}/metrics"
         print(f"exporter listening after {time.monotonic() - started:.1f} s (config parsed)")
         warm_end = time.monotonic() + args.warmup
@@ -230,7 +234,18 @@ def main() -> int:
         mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
         var = sum((x - mean_x) ** 2 for x in xs) or 1.0
         slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+        calls: dict[str, float] = {}
+        for action, value in re.findall(
+            r'tencent_live_api_requests_total\{[^}]*action="(\w+)"[^}]*\} (\S+)', text
+        ):
+            calls[action] = calls.get(action, 0.0) + float(value)
+        seconds = time.monotonic() - started
         print(f"\nstreams tracked: {tracked}; rounds: {dict(changes)}")
+        print(
+            f"in {seconds:.0f} s the exporter had time for "
+            f"{seconds / args.round_interval:.0f} rounds; API calls per second: "
+            + ", ".join(f"{a} {n / seconds:.1f}" for a, n in sorted(calls.items()))
+        )
         print(
             f"RSS over {args.duration / 60:.0f} min after a {args.warmup:.0f} s warm-up: "
             f"floor min {min(ys):.1f}, max {max(ys):.1f} MB; peak {peak:.1f} MB (target <= 200 MB)"
