@@ -542,11 +542,10 @@ class Poller:
         result: rounds.ListResult,
         started: float,
     ) -> None:
-        """Apply a round to the streams of ``by_name`` (the target's index when it began)."""
+        """Apply a round to the streams of ``by_name``, the target's index when the round began."""
         room = t.max_streams - len(t.discovered) if t.discovers else 0
         believed = _Believed(self.store, by_name)
         plan = rounds.plan_round(result, by_name.keys(), believed, t.discovers, room)
-        found: dict[str, StreamKey] = {}
         if plan.discover:
             new_keys = [t_key(t, n) for n in plan.discover]
             now = self._wall()
@@ -554,7 +553,8 @@ class Poller:
                 t.discovered[k] = now
             t.membership_changed()
             self.hooks.discover(t, new_keys)
-            found = {k.stream: k for k in new_keys}
+            # The new index, built now rather than by the next round: the same work, once.
+            by_name = t.index()
         if plan.capped and not t.capped:
             log.warning(
                 "target %s: discovery cap of %d streams reached; %d online streams not tracked",
@@ -565,7 +565,7 @@ class Poller:
         t.capped = plan.capped
         now = self._wall()
         self.store.apply_bulk(
-            (by_name.get(n) or found[n] for n in plan.active),
+            (by_name[n] for n in plan.active),
             Verdict(StreamState.ACTIVE, started, Source.ONLINE_LIST),
             now,
         )
