@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -31,6 +30,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS
 from exporter.durations import format_duration, parse_duration
+from exporter.problems import ProblemsError, kind, show
+from exporter.safeyaml import parse_yaml
 
 __all__ = [
     "RESERVED_LABEL_NAMES",
@@ -103,46 +104,12 @@ def _invalid(template: str, value: str | None = None, **extra: str) -> PydanticC
     return PydanticCustomError(_CUSTOM, template, ctx)
 
 
-def _show(value: object) -> str:
-    """How a (non-secret) input value is quoted in a message."""
-    if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        return json.dumps(text, ensure_ascii=False)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return _kind(value)
+_show = show
+_kind = kind
 
 
-def _kind(value: object) -> str:
-    """Describes a value by its type only, for places where the value itself must not appear."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return f"a {type(value).__name__}"
-
-
-class ConfigError(Exception):
+class ConfigError(ProblemsError):
     """A config that cannot be used; `problems` holds one line per problem."""
-
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        if isinstance(problems, str):
-            problems = [problems]
-        # A stray newline (e.g. from a YAML message) would break the one-line-per-problem promise.
-        self.problems: list[str] = [" ".join(p.splitlines()) for p in problems]
-        super().__init__("\n".join(self.problems))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -919,70 +886,12 @@ def _interpolate(
 # Loading
 
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """safe_load, except that a repeated key is an error instead of silently replacing the first.
-
-    A second `targets:` block would otherwise drop every target above it without a word.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        first_line: dict[Hashable, int] = {}
-        for key_node, _ in node.value:
-            # Merge keys (<<) legitimately repeat and override; only literal keys are checked.
-            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
-                continue
-            key = self.construct_object(key_node)
-            if key in first_line:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key {_show(key)} (first on line {first_line[key]})",
-                    key_node.start_mark,
-                )
-            first_line[key] = key_node.start_mark.line + 1
-        # Named, not super(): the C-parser loader below borrows this method.
-        return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep=deep)
-
-
-# The C parser when PyYAML has it: ten times faster on a 10k-stream config, which a reload
-# reads. Its error messages are vaguer, so a file it rejects is parsed again in Python.
-_FastLoader: type[yaml.SafeLoader] | None = None
-if hasattr(yaml, "CSafeLoader"):
-    _FastLoader = type(
-        "_FastUniqueKeyLoader",
-        (yaml.CSafeLoader,),
-        {"construct_mapping": _UniqueKeyLoader.construct_mapping},
-    )
-
-
-def _load_yaml(text: str, source: str) -> object:
-    if _FastLoader is not None:
-        try:
-            # A SafeLoader subclass, so no arbitrary Python objects, as with yaml.safe_load.
-            return yaml.load(text, Loader=_FastLoader)
-        except yaml.YAMLError:
-            pass  # reported below, with the pure-Python parser's clearer message
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        # PyYAML's own order: "while scanning a quoted scalar, found unexpected end of stream".
-        problem = ", ".join(part for part in (exc.context, exc.problem) if part) or "cannot parse"
-        raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: invalid YAML: {exc}"]) from None
-
-
 def parse_config(
     text: str, env: Mapping[str, str] | None = None, source: str = "<config>"
 ) -> Config:
     """Parse YAML text into a Config, or raise ConfigError listing every problem found."""
     environ: Mapping[str, str] = os.environ if env is None else env
-    raw = _load_yaml(text, source)
+    raw = parse_yaml(text, source, ConfigError)
     if raw is None:
         raise ConfigError([f"{source}: config is empty"])
     if not isinstance(raw, dict):

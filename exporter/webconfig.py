@@ -25,7 +25,6 @@ import difflib
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -35,11 +34,10 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Annotated, Any
 
 import bcrypt
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -56,7 +54,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from exporter import logs
-from exporter.config import _kind, _show, _UniqueKeyLoader
+from exporter.problems import ProblemsError, key_path, kind, one_of, quote_hint, show
+from exporter.safeyaml import parse_yaml
 
 __all__ = [
     "ALLOWED_HEADERS",
@@ -139,14 +138,15 @@ _MULTI = "webconfig_multi"
 Loc = tuple[Hashable, ...]
 
 
-class WebConfigError(Exception):
+class WebConfigError(ProblemsError):
     """A web config that cannot be used; `problems` holds one line per problem."""
 
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems: list[str] = [" ".join(p.splitlines()) for p in problems]
-        super().__init__("\n".join(self.problems))
+
+_show = show
+_kind = kind
+_quote_hint = quote_hint
+_one_of = one_of
+_path = key_path
 
 
 def _invalid(message: str) -> PydanticCustomError:
@@ -158,38 +158,6 @@ def _problems(found: list[tuple[Loc, str]]) -> PydanticCustomError:
     """Several problems at once, each at a location relative to the validated field or model."""
     text = "; ".join(f"{_path(loc)}: {msg}" if loc else msg for loc, msg in found)
     return PydanticCustomError(_MULTI, "{message}", {"message": text, "problems": found})
-
-
-def _quote_hint(value: object) -> str:
-    # YAML reads 007 as 7 and yes as true; quoting is the fix the reader needs.
-    return " (quote it)" if isinstance(value, bool | int | float) else ""
-
-
-def _one_of(names: Iterable[str]) -> str:
-    items = list(names)
-    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else items[0]
-
-
-_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _path(loc: Iterable[Hashable]) -> str:
-    """A pydantic loc as a key path: ``tls_server_config.cipher_suites[1]``."""
-    parts = list(loc)
-    out = ""
-    for i, part in enumerate(parts):
-        if part == "[key]":
-            continue
-        dict_key = i + 1 < len(parts) and parts[i + 1] == "[key]"
-        if isinstance(part, int) and not isinstance(part, bool) and not dict_key:
-            out += f"[{part}]"
-            continue
-        text = _show(part) if isinstance(part, bool) or part is None else str(part)
-        if _PLAIN_KEY_RE.fullmatch(text):
-            out += f".{text}" if out else text
-        else:
-            out += f"[{json.dumps(text, ensure_ascii=False)}]"
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -621,8 +589,8 @@ class WebConfig(BaseModel):
         if not peercert:
             return False
         wanted = {_normal_san(s) for s in allowed}
-        for kind, value in peercert.get("subjectAltName", ()):
-            if kind in ("DNS", "email", "URI", "IP Address") and _normal_san(value) in wanted:
+        for san_kind, value in peercert.get("subjectAltName", ()):
+            if san_kind in ("DNS", "email", "URI", "IP Address") and _normal_san(value) in wanted:
                 return True
         return False
 
@@ -816,15 +784,7 @@ def _order(loc: Loc, raw: object) -> tuple[int, ...]:
 def parse_web_config(text: str, source: str, base_dir: str | None = None) -> WebConfig:
     """Parse YAML text into a WebConfig (without reading certificate files)."""
     prefix = f"web config {source}"
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{prefix}:{mark.line + 1}:{mark.column + 1}" if mark else prefix
-        problem = ", ".join(part for part in (exc.context, exc.problem) if part) or "cannot parse"
-        raise WebConfigError(f"{where}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise WebConfigError(f"{prefix}: invalid YAML: {exc}") from None
+    raw = parse_yaml(text, prefix, WebConfigError, fast=False)
     if raw is None:
         # An empty file is valid for the toolkit: no TLS, no auth.
         raw = {}
