@@ -38,22 +38,40 @@ class ProblemsError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-def show(value: object) -> str:
-    """How a (non-secret) input value is quoted in a message."""
+def show(value: object, *, json: bool = False) -> str:
+    """How a (non-secret) input value is quoted in a message.
+
+    ``json=True`` is for a value of a JSON body received from the network (a CSS callback): type
+    names are JSON's (see :func:`kind`), and strings and numbers are cut shorter and quoted in
+    ASCII, because the message goes back to an unauthenticated sender and into the log.
+    """
     if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        return json.dumps(text, ensure_ascii=False)
+        return _quote_json(value) if json else _quote(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)
-    return kind(value)
+        text = repr(value)
+        return text[:21] + "..." if json and len(text) > 24 else text
+    return kind(value, json=json)
 
 
-def kind(value: object) -> str:
-    """Describes a value by its type only, for places where the value itself must not appear."""
+def _quote(value: str) -> str:
+    text = value if len(value) <= 60 else value[:57] + "..."
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _quote_json(value: str) -> str:
+    shown = json.dumps(value[:40])  # ASCII, quoted, control characters escaped
+    return shown if len(value) <= 40 else shown[:-1] + '..."'
+
+
+def kind(value: object, *, json: bool = False) -> str:
+    """Describes a value by its type only, for places where the value itself must not appear.
+
+    ``json=True`` uses JSON's names for the containers: "an array", "an object".
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -63,9 +81,9 @@ def kind(value: object) -> str:
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
-        return "a list"
+        return "an array" if json else "a list"
     if isinstance(value, Mapping):
-        return "a mapping"
+        return "an object" if json else "a mapping"
     return f"a {type(value).__name__}"
 
 
