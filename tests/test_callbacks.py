@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from exporter import callbacks
 from exporter.callbacks import (
     MAX_BODY_BYTES,
     OK_BODY,
@@ -27,6 +26,7 @@ from exporter.callbacks import (
     parse_callback,
     sign,
 )
+from exporter.callbacks import validate as callbacks
 from exporter.simulator.callbacks import build_callbacks, callback_sign
 from exporter.simulator.model import ACTIVE, INACTIVE, Quality
 from exporter.simulator.world import StateChange
