@@ -1,0 +1,79 @@
+"""What the status page shows: one immutable snapshot, built by the App for one request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "EXPECT_LIVE",
+    "STATES",
+    "ApiErrorRow",
+    "BudgetRow",
+    "StatusSnapshot",
+    "StreamRow",
+    "TargetRow",
+]
+
+STATES = ("active", "inactive", "forbid", "unknown")
+
+# The label that marks a stream as expected live: inactive is then a problem.
+EXPECT_LIVE = ("expect_live", "true")
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    account: str
+    domain: str
+    app: str
+    stream: str
+    # Extra labels, e.g. (("env", "prod"), ("expect_live", "true")).
+    labels: tuple[tuple[str, str], ...]
+    state: str  # active | inactive | forbid | unknown
+    since: float | None  # unix time of the last state change
+    source: str | None  # state_api | online_list | forbid_list | callback | stale
+    last_error: str | None  # "Code: message"
+    last_error_time: float | None
+
+
+@dataclass(frozen=True)
+class ApiErrorRow:
+    time: float
+    account: str
+    action: str
+    code: str
+    message: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    account: str
+    action: str
+    budget: float
+    allowed: float  # throttled when allowed < budget
+    backoff_seconds: float
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    account: str
+    target: str
+    mode: str
+    streams: int
+    interval: float
+    last_success: float | None
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    version: str
+    now: float
+    started: float
+    ready: bool
+    streams: Sequence[StreamRow]  # may be 100,000 long: only one page is rendered
+    errors: Sequence[ApiErrorRow]  # newest first, already capped by the caller
+    budgets: Sequence[BudgetRow]
+    targets: Sequence[TargetRow]
+    reload_ok: bool
+    last_reload: float | None

@@ -1,0 +1,289 @@
+"""The status page's HTML: the header, the counts, and one section per table.
+
+Every piece of text that comes from configuration, the API or the request is escaped with
+``html.escape(..., quote=True)`` (:func:`~exporter.statuspage.format.esc`): stream names may
+contain markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from exporter.statuspage.format import (
+    duration,
+    esc,
+    number,
+    relative_time,
+    span,
+    time_cell,
+    utc,
+)
+from exporter.statuspage.model import EXPECT_LIVE, STATES, StatusSnapshot, StreamRow
+from exporter.statuspage.style import CSS
+from exporter.statuspage.view import Selection, View, href, is_problem, parse_view, select
+
+__all__ = ["MAX_ERRORS_SHOWN", "MAX_MESSAGE_CHARS", "render_status_page"]
+
+# A defensive cap: the caller already keeps only the latest few dozen errors.
+MAX_ERRORS_SHOWN = 500
+# Long error messages are cut in the table; the whole text stays in the cell's tooltip.
+MAX_MESSAGE_CHARS = 240
+
+
+# -- the streams table -----------------------------------------------------------------------
+
+_BADGE_CLASS = {"active": "b-ok", "inactive": "b-off", "forbid": "b-bad", "unknown": "b-warn"}
+
+
+def _state_badge(row: StreamRow) -> str:
+    cls = _BADGE_CLASS.get(row.state, "b-warn")
+    if row.state == "inactive" and EXPECT_LIVE in row.labels:
+        cls = "b-bad"
+    return f'<span class="badge {cls}">{esc(row.state)}</span>'
+
+
+def _labels(labels: Iterable[tuple[str, str]]) -> str:
+    chips = []
+    for name, value in labels:
+        cls = "chip chip-hot" if (name, value) == EXPECT_LIVE else "chip"
+        chips.append(f'<span class="{cls}">{esc(name)}=<b>{esc(value)}</b></span>')
+    return " ".join(chips)
+
+
+def _message(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return esc(text)
+    return f'<span title="{esc(text)}">{esc(text[:MAX_MESSAGE_CHARS])}…</span>'
+
+
+def _last_error(text: str, now: float, t: float | None) -> str:
+    code, sep, message = text.partition(": ")
+    body = f"<code>{esc(code)}</code> {_message(message)}" if sep else _message(text)
+    when = (
+        "" if t is None else f'<div class="when">{esc(relative_time(t, now))} · {esc(utc(t))}</div>'
+    )
+    return f'<div class="err">{body}</div>{when}'
+
+
+def _stream_row(row: StreamRow, now: float, problem: bool) -> str:
+    error = _last_error(row.last_error, now, row.last_error_time) if row.last_error else ""
+    return (
+        f"<tr{' class=problem' if problem else ''}>"
+        f"<td>{esc(row.account)}</td>"
+        f'<td class="name"><span class="muted">{esc(row.domain)}/{esc(row.app)}/</span>'
+        f"<b>{esc(row.stream)}</b></td>"
+        f"<td>{_labels(row.labels)}</td>"
+        f"<td>{_state_badge(row)}</td>"
+        f'<td class="nowrap">{time_cell(row.since, now)}</td>'
+        f"<td>{esc(row.source) if row.source else '<span class=muted>—</span>'}</td>"
+        f"<td>{error}</td>"
+        "</tr>"
+    )
+
+
+def _pager(view: View, sel: Selection) -> str:
+    def link(label: str, page: int, enabled: bool) -> str:
+        if not enabled:
+            return f'<span class="off">{label}</span>'
+        return f'<a href="{href(view, page=page)}">{label}</a>'
+
+    last = sel.first + len(sel.shown) - 1
+    shown = (
+        f"showing {sel.first:,}&ndash;{last:,} of {sel.matching:,}"
+        if sel.shown
+        else "showing 0 of 0"
+    )
+    return (
+        '<div class="pager">'
+        f"{link('&laquo; first', 1, sel.page > 1)} "
+        f"{link('&lsaquo; prev', sel.page - 1, sel.page > 1)} "
+        f"<span>page {sel.page:,} of {sel.pages:,} · {shown}</span> "
+        f"{link('next &rsaquo;', sel.page + 1, sel.page < sel.pages)} "
+        f"{link('last &raquo;', sel.pages, sel.page < sel.pages)}"
+        "</div>"
+    )
+
+
+def _filter_form(view: View, total: int) -> str:
+    options = ['<option value="">any state</option>']
+    for state in STATES:
+        selected = " selected" if state == view.state else ""
+        options.append(f'<option value="{state}"{selected}>{state}</option>')
+    limit = f'<input type="hidden" name="limit" value="{view.limit}">' if view.limit_given else ""
+    clear = ' <a href="?">clear filters</a>' if (view.state or view.q or view.limit_given) else ""
+    return (
+        '<form class="filters" method="get" action="">'
+        f'<label>State <select name="state">{"".join(options)}</select></label> '
+        '<label>Stream contains <input type="search" name="q" size="32" '
+        f'placeholder="domain/app/stream" value="{esc(view.q)}"></label> '
+        f"{limit}<button type=submit>Filter</button>{clear}"
+        f' <span class="muted">{total:,} streams configured</span>'
+        "</form>"
+    )
+
+
+def _streams_section(snapshot: StatusSnapshot, view: View, sel: Selection) -> str:
+    now = snapshot.now
+    rows = [_stream_row(r, now, is_problem(r)) for r in sel.shown]
+    if not rows:
+        what = "No streams match these filters." if snapshot.streams else "No streams configured."
+        rows.append(f'<tr><td colspan="7" class="empty">{what}</td></tr>')
+    notices = "".join(f'<p class="notice">{esc(n)}</p>' for n in sel.notices)
+    pager = _pager(view, sel)
+    return (
+        '<section id="streams"><h2>Streams</h2>'
+        '<p class="muted">Problems first (forbid, unknown, inactive while expected live, '
+        "or with a recent error), then the rest; each by account, domain, app, stream.</p>"
+        f"{_filter_form(view, len(snapshot.streams))}{notices}{pager}"
+        '<table class="streams"><thead><tr><th>Account</th><th>Stream</th><th>Labels</th>'
+        "<th>State</th><th>Since</th><th>Source</th><th>Last error</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{pager}</section>"
+    )
+
+
+# -- the other sections ----------------------------------------------------------------------
+
+
+def _summary(view: View, sel: Selection) -> str:
+    parts = []
+    for state in STATES:
+        n = sel.counts.get(state, 0)
+        cls = _BADGE_CLASS[state] if n or state == "active" else ""
+        parts.append(
+            f'<a class="count {cls}" href="{href(view, state=state)}"><b>{n:,}</b> {state}</a>'
+        )
+    for state, n in sel.counts.items():
+        if state not in STATES:
+            parts.append(f'<span class="count b-warn"><b>{n:,}</b> {esc(state)}</span>')
+    problems_cls = "b-bad" if sel.problems else "b-ok"
+    parts.append(f'<span class="count {problems_cls}"><b>{sel.problems:,}</b> problems</span>')
+    return f'<div class="counts">{"".join(parts)}</div>'
+
+
+def _header(snapshot: StatusSnapshot) -> str:
+    now = snapshot.now
+    ready = (
+        '<span class="badge b-ok">READY</span>'
+        if snapshot.ready
+        else '<span class="badge b-warn">NOT READY</span>'
+    )
+    reload_badge = (
+        '<span class="badge b-ok">OK</span>'
+        if snapshot.reload_ok
+        else '<span class="badge b-bad">FAILED</span>'
+    )
+    reload_when = (
+        "never reloaded"
+        if snapshot.last_reload is None
+        else f"{relative_time(snapshot.last_reload, now)} ({utc(snapshot.last_reload)})"
+    )
+    return (
+        "<header><h1>Tencent Live Exporter</h1>"
+        '<nav><a href="/metrics">Metrics</a> <a href="/-/healthy">Health</a> '
+        '<a href="/-/ready">Readiness</a></nav>'
+        '<dl class="facts">'
+        f"<div><dt>Version</dt><dd>{esc(snapshot.version)}</dd></div>"
+        f"<div><dt>Uptime</dt><dd>{esc(span(max(0.0, now - snapshot.started)))}"
+        f' <span class="muted">since {esc(utc(snapshot.started))}</span></dd></div>'
+        f"<div><dt>Ready</dt><dd>{ready}</dd></div>"
+        f"<div><dt>Config reload</dt><dd>{reload_badge} "
+        f'<span class="muted">{esc(reload_when)}</span></dd></div>'
+        f"<div><dt>Snapshot</dt><dd>{esc(utc(now))}</dd></div>"
+        "</dl></header>"
+    )
+
+
+def _budgets_section(snapshot: StatusSnapshot) -> str:
+    rows = []
+    for b in sorted(snapshot.budgets, key=lambda b: (b.account, b.action)):
+        throttled = b.allowed < b.budget
+        status = (
+            '<span class="badge b-bad">THROTTLED</span>'
+            if throttled
+            else '<span class="badge b-ok">ok</span>'
+        )
+        backoff = (
+            f'<span class="badge b-warn">{esc(duration(b.backoff_seconds))}</span>'
+            if b.backoff_seconds > 0
+            else '<span class="muted">—</span>'
+        )
+        rows.append(
+            f"<tr{' class=problem' if throttled or b.backoff_seconds > 0 else ''}>"
+            f"<td>{esc(b.account)}</td><td>{esc(b.action)}</td>"
+            f'<td class="num">{esc(number(b.budget))}/s</td>'
+            f'<td class="num">{esc(number(b.allowed))}/s</td>'
+            f"<td>{status}</td><td>{backoff}</td></tr>"
+        )
+    if not rows:
+        rows.append('<tr><td colspan="6" class="empty">No accounts.</td></tr>')
+    return (
+        '<section id="budgets"><h2>Budget &amp; throttling</h2>'
+        "<table><thead><tr><th>Account</th><th>Action</th><th>Budget</th><th>Allowed</th>"
+        "<th>Status</th><th>Back-off</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _targets_section(snapshot: StatusSnapshot) -> str:
+    now = snapshot.now
+    rows = [
+        f"<tr><td>{esc(t.account)}</td><td>{esc(t.target)}</td><td>{esc(t.mode)}</td>"
+        f'<td class="num">{t.streams:,}</td><td class="num">{esc(duration(t.interval))}</td>'
+        f'<td class="nowrap">{time_cell(t.last_success, now, "never")}</td></tr>'
+        for t in sorted(snapshot.targets, key=lambda t: (t.account, t.target))
+    ]
+    if not rows:
+        rows.append('<tr><td colspan="6" class="empty">No targets configured.</td></tr>')
+    return (
+        '<section id="targets"><h2>Targets</h2>'
+        "<table><thead><tr><th>Account</th><th>Target</th><th>Mode</th><th>Streams</th>"
+        "<th>Interval</th><th>Last success</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _errors_section(snapshot: StatusSnapshot) -> str:
+    now = snapshot.now
+    errors = snapshot.errors[:MAX_ERRORS_SHOWN]
+    rows = [
+        f'<tr><td class="nowrap">{time_cell(e.time, now)}</td><td>{esc(e.account)}</td>'
+        f"<td>{esc(e.action)}</td><td><code>{esc(e.code)}</code></td>"
+        f"<td>{_message(e.message)}</td>"
+        f'<td class="rid"><code>{esc(e.request_id) or "—"}</code></td></tr>'
+        for e in errors
+    ]
+    if not rows:
+        rows.append('<tr><td colspan="6" class="empty">No API errors recently.</td></tr>')
+    return (
+        '<section id="errors"><h2>Recent API errors</h2>'
+        f'<p class="muted">Newest first ({len(errors):,} shown).</p>'
+        "<table><thead><tr><th>Time</th><th>Account</th><th>Action</th><th>Code</th>"
+        "<th>Message</th><th>RequestId</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def render_status_page(snapshot: StatusSnapshot, query: Mapping[str, str]) -> str:
+    """The whole page for ``snapshot``, with the streams table filtered and paged by ``query``.
+
+    Query parameters: ``state`` (active, inactive, forbid or unknown), ``q`` (case-insensitive
+    substring of ``domain/app/stream``), ``page`` (1-based) and ``limit`` (default 200, at
+    most 1000). Invalid values are ignored with a notice on the page; this never raises for a
+    query.
+    """
+    view = parse_view(query)
+    sel = select(snapshot.streams, view)
+    title = "Tencent Live Exporter"
+    if sel.problems:
+        title = f"({sel.problems:,} problems) {title}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"{_header(snapshot)}{_summary(view, sel)}"
+        f"{_budgets_section(snapshot)}{_targets_section(snapshot)}"
+        f"{_streams_section(snapshot, view, sel)}{_errors_section(snapshot)}"
+        f"<footer>tencent-live-exporter {esc(snapshot.version)} · times in UTC</footer>"
+        "</body></html>\n"
+    )
