@@ -1,4 +1,9 @@
-"""Prometheus-style durations ("90s", "1m30s", "500ms") parsed to and formatted from seconds."""
+"""Prometheus-style durations ("90s", "1m30s", "500ms") parsed to and formatted from seconds.
+
+One grammar for every file the project reads: the exporter's config uses Prometheus' own; the
+simulator's scenarios (``fractions=True``) also accept decimal amounts such as "1.5m" or
+"0.5s", which its timelines have always used and which Go's time.ParseDuration accepts too.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +22,15 @@ _UNITS: tuple[tuple[str, float], ...] = (
     ("ms", 0.001),
 )
 _DURATION_RE = re.compile("".join(rf"(?:(?P<{unit}>\d+){unit})?" for unit, _ in _UNITS))
+_FRACTIONAL_RE = re.compile("".join(rf"(?:(?P<{unit}>\d+(?:\.\d+)?){unit})?" for unit, _ in _UNITS))
 _PLAIN_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 
 
-def parse_duration(value: str | int | float) -> float:
+def parse_duration(value: str | int | float, *, fractions: bool = False) -> float:
     """Return the duration in seconds; plain numbers (or numeric strings) are seconds.
 
-    Raises ValueError for anything else, including negative, infinite and boolean values.
+    ``fractions`` also accepts decimal amounts ("1.5m"). Raises ValueError for anything else,
+    including negative, infinite and boolean values.
     """
     # bool is an int subclass; YAML turns "yes"/"on" into True, which is never a duration.
     if isinstance(value, bool):
@@ -38,12 +45,12 @@ def parse_duration(value: str | int | float) -> float:
     text = value.strip()
     if _PLAIN_NUMBER_RE.fullmatch(text):
         return float(text)
-    match = _DURATION_RE.fullmatch(text)
+    match = (_FRACTIONAL_RE if fractions else _DURATION_RE).fullmatch(text)
     # The all-optional pattern also matches "", which must not mean zero.
     if not text or match is None:
         raise ValueError(f"invalid duration {value!r}")
     return sum(
-        int(amount) * factor
+        (float(amount) if fractions else int(amount)) * factor
         for (unit, factor) in _UNITS
         if (amount := match.group(unit)) is not None
     )

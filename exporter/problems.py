@@ -17,13 +17,16 @@ from typing import Any
 from pydantic_core import ErrorDetails
 
 __all__ = [
+    "UNENCODABLE",
     "ProblemsError",
+    "encodable",
     "key_path",
     "kind",
     "one_of",
     "quote_hint",
     "show",
     "translate",
+    "unencodable_paths",
 ]
 
 
@@ -33,9 +36,49 @@ class ProblemsError(Exception):
     def __init__(self, problems: Iterable[str] | str) -> None:
         if isinstance(problems, str):
             problems = [problems]
-        # A stray newline (e.g. from a YAML message) would break the one-line-per-problem promise.
-        self.problems: list[str] = [" ".join(p.splitlines()) for p in problems]
+        # A stray newline (e.g. from a YAML message) would break the one-line-per-problem promise,
+        # and a lone surrogate quoted from the input would make printing the line raise.
+        self.problems: list[str] = [_printable(" ".join(p.splitlines())) for p in problems]
         super().__init__("\n".join(self.problems))
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: false for lone surrogates ("\\ud800")."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    return text if encodable(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# Lone surrogates come from YAML escapes such as "\ud800" (valid YAML, not valid UTF-8) or from
+# environment variables holding undecodable bytes; a label value or name holding one would make
+# every later encode (exposition, logs, pages) raise, so files refuse them at load time.
+UNENCODABLE = 'cannot be encoded as UTF-8 (a lone surrogate, e.g. from an escape like "\\ud800")'
+
+
+def unencodable_paths(node: object, loc: tuple[Hashable, ...] = ()) -> list[tuple[Hashable, ...]]:
+    """The locs of every key and string in a YAML tree that ``encodable`` refuses."""
+    found: list[tuple[Hashable, ...]] = []
+    if isinstance(node, str):
+        if not encodable(node):
+            found.append(loc)
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            if isinstance(key, str) and not encodable(key):
+                found.append((*loc, key))
+            else:
+                found.extend(unencodable_paths(value, (*loc, key)))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found.extend(unencodable_paths(item, (*loc, index)))
+    return found
 
 
 def show(value: object, *, json: bool = False) -> str:
