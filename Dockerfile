@@ -34,11 +34,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-# Only what the package build needs (.dockerignore keeps the rest of the tree out of the context).
-COPY pyproject.toml README.md MANIFEST.in config.example.yaml ./
+# Only what the package build needs (.dockerignore keeps the rest of the tree out of the context),
+# and constraints.txt, the lock of the runtime dependencies (scripts/lock rewrites it).
+COPY pyproject.toml README.md MANIFEST.in config.example.yaml constraints.txt ./
 COPY exporter ./exporter
-# The exporter's wheel and a wheel of every dependency: the final stage installs offline.
-RUN pip wheel --wheel-dir /wheels .
+# The exporter's wheel and a wheel of every dependency at its locked version: two builds of one
+# commit install the same versions. The final stage installs these wheels, and only these, offline.
+RUN pip wheel --constraint constraints.txt --wheel-dir /wheels .
 
 
 FROM python:3.11-slim-bookworm

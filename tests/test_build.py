@@ -1,6 +1,8 @@
 """Release artefacts: `python -m build` makes a wheel and an sdist that carry the simulator, the
 demo scenario and the example config, and the wheel installs into a fresh virtualenv from which
-`tencent-live-exporter --demo` runs.
+`tencent-live-exporter --demo` runs. The runtime lock (constraints.txt) pins every runtime
+dependency exactly, the Dockerfile builds with it, and the wheel installed with it gets the same
+versions every time.
 
 The build runs on a copy of the files git would ship (tracked, plus new files not ignored), so it
 never writes build/ or *.egg-info into the working tree. pip may reach the package index for the
@@ -18,18 +20,24 @@ import sys
 import tarfile
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from exporter import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST_NAME = "tencent_live_exporter"
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", "build"}
+CONSTRAINTS = ROOT / "constraints.txt"
 
 
 def shipped_files() -> list[Path]:
@@ -143,6 +151,7 @@ def test_sdist_contents(dist: dict[str, Path]) -> None:
             "exporter/simulator/__init__.py",
             "exporter/simulator/scenarios/demo.yaml",
             "exporter/sharding.py",
+            "constraints.txt",
             "CHANGELOG.md",
             "Dockerfile",
             "prometheus/alerts.yml",
@@ -234,3 +243,132 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(20)
     assert code == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The runtime lock
+
+
+def locked() -> dict[NormalizedName, Version]:
+    """constraints.txt as {name: version}; every line must be an exact pin."""
+    pins: dict[NormalizedName, Version] = {}
+    for number, raw in enumerate(CONSTRAINTS.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        req = Requirement(line)
+        (spec,) = req.specifier  # exactly one specifier: ==
+        assert spec.operator == "==" and "*" not in spec.version, (
+            f"constraints.txt:{number}: {line!r} is not an exact pin"
+        )
+        assert not req.marker and not req.extras, f"constraints.txt:{number}: {line!r}"
+        name = canonicalize_name(req.name)
+        assert name not in pins, f"constraints.txt:{number}: {req.name} is pinned twice"
+        pins[name] = Version(spec.version)
+    return pins
+
+
+def runtime_requirements() -> list[Requirement]:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return [Requirement(r) for r in tomllib.load(f)["project"]["dependencies"]]
+
+
+def test_lock_pins_every_runtime_dependency_exactly() -> None:
+    """Every dependency of the runtime, direct or transitive, is pinned, and nothing else is.
+
+    The transitive ones are read from the metadata of what this environment has installed,
+    which scripts/setup installs from the lock: so the walk follows the locked releases' own
+    requirements.
+    """
+    pins = locked()
+    stale = "constraints.txt is out of date: run scripts/lock, then scripts/setup"
+    reached: set[NormalizedName] = set()
+    todo = [(req, "pyproject.toml") for req in runtime_requirements()]
+    while todo:
+        req, wanted_by = todo.pop()
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} (wanted by {wanted_by}) is not in the lock: {stale}"
+        assert req.specifier.contains(pins[name], prereleases=True), (
+            f"{req.name}=={pins[name]} in the lock does not satisfy {wanted_by}'s {req}: {stale}"
+        )
+        if name in reached:
+            continue
+        reached.add(name)
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            pytest.fail(f"{req.name} is not installed: run scripts/setup")
+        assert Version(dist.version) == pins[name], (
+            f"{req.name} {dist.version} is installed, the lock says {pins[name]}: run scripts/setup"
+        )
+        for text in dist.requires or []:
+            sub = Requirement(text)
+            environments = [{"extra": extra} for extra in req.extras] or [{"extra": ""}]
+            if sub.marker is None or any(sub.marker.evaluate(env) for env in environments):
+                todo.append((sub, f"{dist.metadata['Name']} {dist.version}"))
+    assert set(pins) == reached, (
+        f"pinned but not a runtime dependency: {sorted(set(pins) - reached)}"
+    )
+
+
+def test_dockerfile_and_setup_install_with_the_lock() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    builds = [
+        line for line in dockerfile.splitlines() if line.startswith("RUN") and "pip wheel" in line
+    ]
+    assert builds, "the Dockerfile's builder stage runs pip wheel"
+    for line in builds:
+        assert re.search(r"(?:--constraint[ =]|-c ?)constraints\.txt\b", line), line
+    copies = [line for line in dockerfile.splitlines() if line.startswith("COPY")]
+    assert any("constraints.txt" in line.split()[1:-1] for line in copies), (
+        "the Dockerfile copies constraints.txt into the builder"
+    )
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "!constraints.txt" in ignore, ".dockerignore lets constraints.txt into the context"
+    setup = (ROOT / "scripts" / "setup").read_text(encoding="utf-8")
+    assert "-r constraints.txt" in setup and "-c constraints.txt" in setup
+
+
+def freeze(python: Path, cwd: Path) -> dict[NormalizedName, Version]:
+    out = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze", "--exclude", "tencent-live-exporter"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+        cwd=cwd,
+        check=True,
+    ).stdout
+    pairs = (line.split("==") for line in out.splitlines() if "==" in line)
+    # What any venv has before anything is installed into it.
+    bootstrap = {"pip", "setuptools", "wheel"}
+    return {
+        canonicalize_name(name): Version(version)
+        for name, version in pairs
+        if canonicalize_name(name) not in bootstrap
+    }
+
+
+@pytest.mark.timeout(300)
+def test_wheel_with_the_lock_installs_the_same_versions_twice(
+    dist: dict[str, Path], tmp_path: Path
+) -> None:
+    installed = []
+    for n in (1, 2):
+        venv = tmp_path / f"venv{n}"
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, env=clean_env()
+        )
+        python = venv / "bin" / "python"
+        res = subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--constraint", CONSTRAINTS, dist["wheel"]],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env=clean_env(),
+            cwd=tmp_path,
+        )
+        assert res.returncode == 0, f"pip install failed:\n{res.stderr[-3000:]}"
+        installed.append(freeze(python, tmp_path))
+    assert installed[0] == installed[1]
+    assert installed[0] == locked()
