@@ -1,0 +1,311 @@
+"""One client connection on the server's event loop: buffered input, TLS, flow control, deadlines.
+
+No thread is tied to a connection. Bytes a client sends are kept up to a limit (then the server
+stops reading from it: TCP pushes back); bytes for it are handed to the transport a slice at a
+time, each after the previous has drained, so a client that never reads holds one slice, not a
+copy of the answer. Every state but "handler" has a deadline; when it passes the connection is
+aborted (reset, its descriptor freed at once) and the reason counted.
+
+TLS runs over memory BIOs here rather than in asyncio's ssl transport, so that the server sees
+the first byte (plain HTTP on the TLS port is answered 400, as Go does), can check the client
+certificate's SANs before any request, and can close a stalled handshake like any other
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from exporter.web.tls import client_cert_allowed
+
+if TYPE_CHECKING:
+    from exporter.web.config import WebConfig
+
+__all__ = ["Closed", "Connection"]
+
+log = logging.getLogger(__name__)
+
+PLAIN_HTTP_TO_TLS = (
+    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+)
+# Answers are handed to the transport in slices of this size, each once the last has drained.
+WRITE_SLICE = 64 * 1024
+_READ_SIZE = 64 * 1024
+
+
+class Closed(Exception):
+    """The connection is gone (closed by the client, aborted by a deadline or an eviction)."""
+
+
+class Connection(asyncio.BufferedProtocol):
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        peer: str,
+        ssl_context: ssl.SSLContext | None,
+        web_config: WebConfig | None,
+        max_unread: int,
+        on_expire: Callable[[Connection, str], None],
+        on_lost: Callable[[Connection], None],
+    ) -> None:
+        self.loop = loop
+        self.peer = peer
+        self.inbuf = bytearray()
+        self.state = "handshake" if ssl_context is not None else "new"
+        self.last_progress = loop.time()
+        self.eof = False
+        self.closed = False
+        self.transport: asyncio.Transport | None = None
+        self.task: asyncio.Task[None] | None = None  # the request loop, kept from the GC
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self._scratch = bytearray(_READ_SIZE)
+        self._max_unread = max_unread
+        self._on_expire = on_expire
+        self._on_lost = on_lost
+        self._waiter: asyncio.Future[None] | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._paused_reading = False
+        self._paused_writing = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline_reason = ""
+        self._ssl_context = ssl_context
+        self._web_config = web_config
+        self._tls: ssl.SSLObject | None = None
+        self._in_bio = ssl.MemoryBIO()
+        self._out_bio = ssl.MemoryBIO()
+        self._first_byte_seen = ssl_context is None
+
+    # -- asyncio callbacks -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        # The server's own slice size bounds what is queued; pause just above one slice.
+        transport.set_write_buffer_limits(high=WRITE_SLICE, low=WRITE_SLICE // 4)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._ssl_context is not None:
+            self._tls = self._ssl_context.wrap_bio(self._in_bio, self._out_bio, server_side=True)
+        elif not self.ready.done():
+            self.ready.set_result(None)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self._scratch)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.last_progress = self.loop.time()
+        if self.state == "linger":
+            return  # dropped: the answer has been sent, the rest of the request is not wanted
+        data = bytes(self._scratch[:nbytes])
+        if self._tls is not None:
+            self._tls_received(data)
+        else:
+            self.inbuf += data
+        if len(self.inbuf) > self._max_unread and not self._paused_reading and self.transport:
+            self._paused_reading = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        # Keep our side open once serving: the answer may still be on its way (a half close).
+        # Gone before the handshake ended: nothing to answer, close.
+        return self.ready.done()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.eof = True
+        self._cancel_timer()
+        if not self.ready.done():
+            self.ready.set_exception(Closed())
+            self.ready.exception()  # retrieved: a handshake that never ended is no error
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._on_lost(self)
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        self.last_progress = self.loop.time()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    # -- TLS -------------------------------------------------------------------------------
+
+    def _tls_received(self, data: bytes) -> None:
+        assert self._tls is not None
+        if not self._first_byte_seen:
+            self._first_byte_seen = True
+            if data[:1] != b"\x16":  # not a TLS handshake record
+                self._not_tls(data)
+                return
+        self._in_bio.write(data)
+        if not self.ready.done() and not self._handshake():
+            return
+        while True:
+            try:
+                chunk = self._tls.read(_READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                self.eof = True
+                break
+            except ssl.SSLError as exc:
+                log.debug("TLS error from %s: %s", self.peer, exc)
+                self.expire_now("tls_error")
+                return
+            if not chunk:
+                self.eof = True
+                break
+            self.inbuf += chunk
+        self._flush_tls()
+
+    def _handshake(self) -> bool:
+        assert self._tls is not None
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush_tls()
+            return False
+        except ssl.SSLError as exc:
+            log.debug("TLS handshake with %s failed: %s", self.peer, exc)
+            self._flush_tls()  # the alert tells the client why
+            self.expire_now("tls_error")
+            return False
+        self._flush_tls()
+        config = self._web_config
+        if config is not None and not client_cert_allowed(config, self._tls.getpeercert()):
+            log.info("TLS client %s: no certificate SAN in client_allowed_sans; closed", self.peer)
+            self.expire_now("tls_error")
+            return False
+        self.ready.set_result(None)
+        return True
+
+    def _not_tls(self, data: bytes) -> None:
+        assert self.transport is not None
+        self._tls = None
+        if data[:1].isalpha():  # plain HTTP: say so, as Go servers do
+            log.debug("plain HTTP from %s on the TLS port; answered 400, closed", self.peer)
+            self.transport.write(PLAIN_HTTP_TO_TLS)
+            self.state = "linger"
+            self.transport.write_eof()
+            self._on_expire(self, "tls_error")  # counted; the linger deadline closes it
+        else:
+            log.debug("non-TLS data from %s on the TLS port; connection closed", self.peer)
+            self.expire_now("tls_error")
+
+    def _flush_tls(self) -> None:
+        pending = self._out_bio.read()
+        if pending and self.transport is not None and not self.closed:
+            self.transport.write(pending)
+
+    # -- what the request code uses ---------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait_data(self) -> None:
+        """Until more bytes arrive, or the client closes; raises Closed once it is gone."""
+        if self.closed:
+            raise Closed()
+        if self.eof:
+            raise Closed()
+        self._waiter = self.loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+        if self.closed:
+            raise Closed()
+
+    def consumed(self) -> None:
+        """Bytes were taken from ``inbuf``: read from the client again if it was paused."""
+        if self._paused_reading and len(self.inbuf) <= self._max_unread // 2 and self.transport:
+            self._paused_reading = False
+            self.transport.resume_reading()
+
+    async def write(self, data: bytes | memoryview) -> None:
+        """Hand ``data`` to the client a slice at a time, each after the last has drained."""
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            if self.closed or self.transport is None:
+                raise Closed()
+            piece = view[start : start + WRITE_SLICE]
+            if self._tls is not None:
+                self._tls.write(piece)
+                self._flush_tls()
+            else:
+                self.transport.write(piece)
+            while self._paused_writing and not self.closed:
+                self._drain = self.loop.create_future()
+                await self._drain
+            self.last_progress = self.loop.time()
+        if self.closed:
+            raise Closed()
+
+    def deadline(self, state: str, seconds: float | None, reason: str = "") -> None:
+        """Enter ``state``; abort with ``reason`` unless it changes within ``seconds``."""
+        self.state = state
+        self._cancel_timer()
+        if seconds is not None and not self.closed:
+            self._deadline_reason = reason
+            self._timer = self.loop.call_later(seconds, self._expired)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        self.expire_now(self._deadline_reason)
+
+    def expire_now(self, reason: str) -> None:
+        """Abort: a reset, the descriptor freed now, whatever is queued dropped."""
+        if self.closed:
+            return
+        if reason:
+            self._on_expire(self, reason)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """A clean close after the last answer (TLS: with close_notify)."""
+        if self.closed or self.transport is None:
+            return
+        if self._tls is not None and self.ready.done():
+            with contextlib.suppress(ssl.SSLError):
+                self._tls.unwrap()
+            self._flush_tls()
+        self.transport.close()
+
+    def shutdown_write(self) -> None:
+        """Half close: the client sees the end of the answer while the server reads on."""
+        if self.closed or self.transport is None:
+            return
+        if self._tls is not None:
+            with contextlib.suppress(ssl.SSLError):
+                self._tls.unwrap()
+            self._flush_tls()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def peer_certificate(self) -> dict[str, object] | None:
+        if self._tls is None:
+            return None
+        cert = self._tls.getpeercert()
+        return dict(cert) if cert else None
