@@ -18,7 +18,7 @@ from exporter import __version__, logs, malloc
 
 if TYPE_CHECKING:
     from exporter.config import Config
-    from exporter.webconfig import WebConfig
+    from exporter.web import Limits, WebConfig
 
 log = logging.getLogger("exporter")
 
@@ -46,6 +46,65 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Path to a web config file (Prometheus exporter-toolkit format) that enables TLS"
         " and/or basic authentication (default: none).",
+    )
+    p.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="Enable POST /-/reload (behind basic auth when the web config has users); without"
+        " it the endpoint answers 403, as in Prometheus (default: off).",
+    )
+    p.add_argument(
+        "--web.max-connections",
+        dest="max_connections",
+        type=_positive_int,
+        default=512,
+        help="Maximum simultaneous client connections; over it the quietest one is closed to"
+        " make room (default: %(default)s; lowered to fit the open files limit).",
+    )
+    p.add_argument(
+        "--web.read-header-timeout",
+        dest="read_header_timeout",
+        type=_duration,
+        default="10s",
+        help="Maximum time to read a request's line and headers (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.read-timeout",
+        dest="read_timeout",
+        type=_duration,
+        default="30s",
+        help="Maximum time to read a whole request, headers and body (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.write-timeout",
+        dest="write_timeout",
+        type=_duration,
+        default="1m",
+        help="Maximum time to write one response to a client (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.idle-timeout",
+        dest="idle_timeout",
+        type=_duration,
+        default="2m",
+        help="How long a keep-alive connection may wait for its next request"
+        " (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.handler-threads",
+        dest="handler_threads",
+        type=_positive_int,
+        default=4,
+        help="Threads for each kind of request (scrapes, the status page, CSS callbacks), so"
+        " that a flood of one kind cannot starve another (default: %(default)s).",
+    )
+    p.add_argument(
+        "--web.max-header-bytes",
+        dest="max_header_bytes",
+        type=_positive_int,
+        default=32768,
+        help="Maximum size of a request's line and headers (default: %(default)s).",
     )
     p.add_argument(
         "--config.check",
@@ -92,6 +151,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _duration(text: str) -> float:
+    from exporter.durations import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 10s, 1m)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
+    return seconds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def web_limits(args: argparse.Namespace) -> Limits:
+    """The web server's bounds from the --web.* flags."""
+    from exporter.web import Limits
+
+    return Limits(
+        max_connections=args.max_connections,
+        read_header_timeout=args.read_header_timeout,
+        read_timeout=args.read_timeout,
+        write_timeout=args.write_timeout,
+        idle_timeout=args.idle_timeout,
+        handler_threads=args.handler_threads,
+        max_header_bytes=args.max_header_bytes,
+    )
+
+
 def _fail(message: str, code: int = 1) -> int:
     print(f"tencent-live-exporter: {logs.redact(message)}", file=sys.stderr)
     return code
@@ -113,7 +209,7 @@ def _load_web_config(path: str | None) -> tuple[bool, WebConfig | None]:
     """(ok, web config): (True, None) without a file; (False, None) after printing problems."""
     if path is None:
         return True, None
-    from exporter.webconfig import WebConfigError, load_web_config
+    from exporter.web import WebConfigError, load_web_config
 
     try:
         return True, load_web_config(path)
@@ -145,12 +241,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logs.setup(args.log_level, args.log_format)
     from exporter.app import App
-    from exporter.web import parse_listen_address
+    from exporter.web import parse_listen_address, raise_nofile_limit
 
     try:
         parse_listen_address(args.listen_address)
     except ValueError as exc:
         return _fail(f"--web.listen-address: {exc}")
+    limits = web_limits(args)
+    if limits.problems():
+        for problem in limits.problems():
+            _fail(problem)
+        return 1
+    # As Go's runtime does: the hard limit is what the operator allowed; the soft one is only
+    # a default for programs that select() on descriptors, which this one does not.
+    soft, hard = raise_nofile_limit()
+    log.debug("open files limit: %d (hard %d)", soft, hard)
 
     web_ok, web_config = _load_web_config(args.web_config_file)
     if not web_ok:
@@ -185,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot listen on {args.listen_address}: {exc.strerror or exc}")
     # The app keeps what it needs; the full config (every stream entry) can go.
     del config, loaded
+    app.web.configure(limits=limits, enable_lifecycle=args.enable_lifecycle)
 
     stop = threading.Event()
 

@@ -17,6 +17,9 @@ class FakeBackend:
     def ready(self) -> bool:
         return True
 
+    def healthy(self) -> bool:
+        return True
+
     def status_page(self, query: dict[str, str]) -> str:
         return "<html>status</html>"
 

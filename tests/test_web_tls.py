@@ -26,9 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter import web
-from exporter.web import WebServer
-from exporter.webconfig import WebConfig, parse_web_config
+from exporter.web import Limits, WebConfig, WebServer, parse_web_config
 from tests import fakes
 
 # --------------------------------------------------------------------------------------------
@@ -191,7 +189,7 @@ class FakeBackend(fakes.FakeBackend):
     pass
 
 
-Serve = Callable[[str], WebServer]
+Serve = Callable[..., WebServer]
 
 
 @pytest.fixture
@@ -199,11 +197,11 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start a WebServer on a free loopback port with a web config given as YAML."""
     servers: list[WebServer] = []
 
-    def start(yaml_text: str) -> WebServer:
+    def start(yaml_text: str, limits: Limits | None = None) -> WebServer:
         path = tmp_path / f"web-{len(servers)}.yml"
         path.write_text(yaml_text)
         config = parse_web_config(yaml_text, str(path), str(tmp_path))
-        server = WebServer("127.0.0.1:0", FakeBackend(), config)
+        server = WebServer("127.0.0.1:0", FakeBackend(), config, limits=limits)
         server.start()
         servers.append(server)
         return server
@@ -488,11 +486,8 @@ def test_tls13_only(serve: Serve, pki: Pki) -> None:
     )
 
 
-def test_stalled_handshake_blocks_nobody(
-    serve: Serve, pki: Pki, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(web, "TLS_HANDSHAKE_TIMEOUT", 0.5)
-    server = serve(tls_config(pki))
+def test_stalled_handshake_blocks_nobody(serve: Serve, pki: Pki) -> None:
+    server = serve(tls_config(pki), Limits(tls_handshake_timeout=0.5))
     stalled = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
     try:
         started = time.monotonic()

@@ -18,14 +18,18 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from exporter import logs, webconfig
-from exporter.webconfig import (
+from exporter import logs
+from exporter.web import (
+    BCRYPT_HINT,
     CIPHER_SUITES,
+    Authenticator,
     WebConfig,
     WebConfigError,
     load_web_config,
     parse_web_config,
+    server_context,
 )
+from exporter.web import auth as web_auth
 from tests.test_web_tls import Pki, make_pki
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,10 +90,10 @@ def test_empty_file_means_nothing_enabled(tmp_path: Path) -> None:
         path = tmp_path / "web.yml"
         path.write_text(text)
         config = load_web_config(path)
-        assert config.ssl_context() is None
+        assert server_context(config) is None
         assert not config.tls_enabled and not config.auth_enabled
         assert config.headers == {}
-        assert config.authorized(None)
+        assert Authenticator(config.basic_auth_users).authorized(None)
         assert config.describe() == "TLS off, no basic auth"
 
 
@@ -132,7 +136,7 @@ basic_auth_users:
     monkeypatch.chdir(tmp_path)  # relative to the file, not to the working directory
     config = load_web_config(path)
     assert config.tls_server_config.cert_file == str(pki.server.cert)
-    ctx = config.ssl_context()
+    ctx = server_context(config)
     assert ctx is not None
     assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
@@ -163,7 +167,7 @@ def test_inline_pem(pki: Pki, tmp_path: Path) -> None:
             }
         }
     )
-    ctx = config.ssl_context()
+    ctx = server_context(config)
     assert ctx is not None and ctx.verify_mode == ssl.CERT_OPTIONAL
     assert ctx.cert_store_stats()["x509_ca"] == 1
     assert "PRIVATE KEY" not in repr(config)
@@ -188,7 +192,7 @@ def test_client_auth_types(pki: Pki, auth_type: str, mode: ssl.VerifyMode) -> No
     }
     if auth_type not in ("NoClientCert", "RequestClientCert"):
         tls["client_ca_file"] = str(pki.ca.cert)
-    ctx = WebConfig.model_validate({"tls_server_config": tls}).ssl_context()
+    ctx = server_context(WebConfig.model_validate({"tls_server_config": tls}))
     assert ctx is not None and ctx.verify_mode == mode
 
 
@@ -228,7 +232,7 @@ def test_key_problems_are_named_without_content(pki: Pki, tmp_path: Path) -> Non
 
 
 def test_curve_preferences_accepted_and_logged(pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="exporter.webconfig")
+    caplog.set_level(logging.INFO, logger="exporter.web")
     config = WebConfig.model_validate(
         {
             "tls_server_config": {
@@ -238,7 +242,7 @@ def test_curve_preferences_accepted_and_logged(pki: Pki, caplog: pytest.LogCaptu
             }
         }
     )
-    assert config.ssl_context() is not None
+    assert server_context(config) is not None
     assert "curve_preferences is ignored" in caplog.text
 
 
@@ -253,7 +257,7 @@ def test_every_cipher_suite_maps_to_this_openssl(pki: Pki) -> None:
                 }
             }
         )
-        ctx = config.ssl_context()
+        ctx = server_context(config)
         assert ctx is not None
         if openssl_name is not None:
             assert openssl_name in {c["name"] for c in ctx.get_ciphers()}, name
@@ -300,8 +304,10 @@ def basic(user: str | bytes, password: str | bytes) -> str:
     return "Basic " + base64.b64encode(u + b":" + p).decode()
 
 
-def users(**hashes: str) -> WebConfig:
-    return WebConfig.model_validate({"basic_auth_users": hashes})
+def users(**hashes: str) -> Authenticator:
+    """The authenticator of a web config with these users."""
+    config = WebConfig.model_validate({"basic_auth_users": hashes})
+    return Authenticator(config.basic_auth_users)
 
 
 @pytest.mark.parametrize("hashed", [HASH_2A, HASH_2B, HASH_2Y], ids=["2a", "2b", "2y"])
@@ -361,7 +367,7 @@ class CountingCheckpw:
 
 def test_successes_are_cached_failures_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
     counter = CountingCheckpw()
-    monkeypatch.setattr(webconfig.bcrypt, "checkpw", counter)
+    monkeypatch.setattr(bcrypt, "checkpw", counter)
     config = users(alice=HASH_2B)
     good = basic("alice", PASSWORD)
     for _ in range(20):  # a scrape every 15 s pays bcrypt once
@@ -375,7 +381,7 @@ def test_successes_are_cached_failures_are_not(monkeypatch: pytest.MonkeyPatch) 
     assert not config.authorized(basic("mallory", PASSWORD))
     assert len(counter.calls) == 5
     assert counter.calls[-1] != HASH_2B.encode()
-    assert config.auth_cache_size() == 1
+    assert config.cache_size() == 1
     # Nothing in the cache is the password or derived from it without the process's key.
     for key in config._cache:
         assert PASSWORD.encode() not in key
@@ -383,7 +389,7 @@ def test_successes_are_cached_failures_are_not(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_cache_is_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(webconfig, "AUTH_CACHE_SIZE", 3)
+    monkeypatch.setattr(web_auth, "AUTH_CACHE_SIZE", 3)
     passwords = [f"password-{i}" for i in range(5)]
     config = users(
         **{
@@ -393,9 +399,9 @@ def test_cache_is_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     for i, p in enumerate(passwords):
         assert config.authorized(basic(f"user{i}", p))
-    assert config.auth_cache_size() == 3
+    assert config.cache_size() == 3
     counter = CountingCheckpw()
-    monkeypatch.setattr(webconfig.bcrypt, "checkpw", counter)
+    monkeypatch.setattr(bcrypt, "checkpw", counter)
     assert config.authorized(basic("user4", passwords[4]))  # recent: cached
     assert counter.calls == []
     assert config.authorized(basic("user0", passwords[0]))  # evicted: checked again
@@ -405,7 +411,7 @@ def test_cache_is_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_two_configs_do_not_share_a_cache() -> None:
     a, b = users(alice=HASH_2B), users(alice=HASH_2B)
     assert a.authorized(basic("alice", PASSWORD))
-    assert a.auth_cache_size() == 1 and b.auth_cache_size() == 0
+    assert a.cache_size() == 1 and b.cache_size() == 0
     # A reloaded file with another hash for alice does not accept the old password.
     c = users(alice=bcrypt.hashpw(b"new password", bcrypt.gensalt(4)).decode())
     assert not c.authorized(basic("alice", PASSWORD))
@@ -446,7 +452,7 @@ def test_cli_rejects_bad_web_config(tmp_path: Path) -> None:
         assert res.returncode == 1, res.stderr
         assert "Traceback" not in res.stderr
         lines = res.stderr.strip().splitlines()
-        assert lines == [f"web config {bad}: basic_auth_users.alice: {webconfig._BCRYPT_HINT}"]
+        assert lines == [f"web config {bad}: basic_auth_users.alice: {BCRYPT_HINT}"]
         assert "hunter2" not in res.stderr + res.stdout
     res = run(
         "--config.check", "--config.file", str(config), "--web.config.file", str(tmp_path / "x")
