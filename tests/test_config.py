@@ -801,8 +801,8 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
         "accounts: [\n  - name: main\n",
         {},
         [
-            "config.yaml:2:3: invalid YAML: while parsing a flow node,"
-            " expected the node content, but found '-'"
+            'config.yaml:2:3: invalid YAML: a "- " list item inside the "[" on line 1, column 11:'
+            ' close it with "]" before the item, or write the list in one style'
         ],
     ),
     (
