@@ -7,16 +7,16 @@ Every validation error is a ``ScenarioError`` whose message names the offending 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from exporter import durations
 from exporter.cssapi import ACTIONS, FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STREAM_STATES
+from exporter.safefile import DEFAULT_MAX_BYTES, read_text
+from exporter.safeyaml import parse_yaml
 from exporter.simulator.faults import ACCOUNT_OK, FaultConfig, check_action, check_code
 from exporter.simulator.generate import DEFAULT_DOMAINS, DEFAULT_MIX, GenerateSpec
 from exporter.simulator.model import ACTIVE, ForbidInfo, Phase, Quality, StreamSpec
@@ -24,9 +24,6 @@ from exporter.simulator.model import ACTIVE, ForbidInfo, Phase, Quality, StreamS
 DEFAULT_APP = "live"
 DEFAULT_APPID = 1250000000
 DEFAULT_MAX_PAGE_SIZE: dict[str, int] = {ONLINE_LIST: 100, PUSH_INFO_LIST: 1000, FORBID_LIST: 100}
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class ScenarioError(ValueError):
@@ -101,18 +98,19 @@ def _state(value: object, where: str) -> str:
 
 
 def parse_duration(value: object, where: str = "duration") -> float:
-    """Seconds from a number or a string like ``500ms``, ``30s``, ``2m``, ``1.5h``, ``1d``."""
-    if isinstance(value, bool):
-        raise ScenarioError(f"{where}: invalid duration {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION_RE.match(value)):
-        seconds = float(match[1]) * _UNITS[match[2]]
-    else:
-        raise ScenarioError(f"{where}: invalid duration {value!r} (use e.g. 30, '30s', '2m')")
-    if seconds < 0 or seconds != seconds:
+    """Seconds from a number or a string like ``500ms``, ``30s``, ``1m30s``, ``1.5h``, ``1d``.
+
+    The exporter's grammar (exporter.durations), with decimal amounts as well.
+    """
+    invalid = f"{where}: invalid duration {value!r} (use e.g. 30, '30s', '2m')"
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ScenarioError(invalid)
+    if not isinstance(value, str) and not value >= 0:  # negated, so that NaN fails too
         raise ScenarioError(f"{where}: duration must be >= 0, got {value!r}")
-    return seconds
+    try:
+        return durations.parse_duration(value, fractions=True)
+    except ValueError:
+        raise ScenarioError(invalid) from None
 
 
 def parse_time(value: object, where: str) -> float:
@@ -347,23 +345,22 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     )
 
 
-def load_scenario(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> Scenario:
-    """A scenario from a YAML file path, an already-parsed mapping, or None (empty world)."""
+def load_scenario(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Scenario:
+    """A scenario from a YAML file path, an already-parsed mapping, or None (empty world).
+
+    The file is read and parsed as the exporter's config is: a regular file under ``max_bytes``,
+    bounded aliases and nesting, a repeated key is an error (exporter.safefile, safeyaml).
+    """
     if source is None:
         return Scenario()
     if isinstance(source, Mapping):
         return scenario_from_dict(source)
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{path}: invalid YAML{at}") from None
+    text = read_text(path, "scenario", ScenarioError, max_bytes)
+    data = parse_yaml(text, str(path), ScenarioError)
     if data is None:
         return Scenario()
     try:

@@ -133,13 +133,17 @@ def test_file_errors(tmp_path: Path) -> None:
         ("500ms", 0.5),
         ("1h", 3600.0),
         ("7", 7.0),
+        # One grammar with the exporter's config (exporter.durations), plus decimal amounts.
+        ("1.5m", 90.0),
+        ("1m30s", 90.0),
+        ("1w", 604800.0),
     ],
 )
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["", "abc", "-1s", True, None, "1w"])
+@pytest.mark.parametrize("value", ["", "abc", "-1s", True, None, "1x", "5 s", "1s1m", -1])
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ScenarioError):
         parse_duration(value)
