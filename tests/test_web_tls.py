@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.web import Limits, WebConfig, WebServer, parse_web_config
+from exporter.web import Limits, WebConfig, WebServer, load_web_config, parse_web_config
 from tests import fakes
 
 # --------------------------------------------------------------------------------------------
@@ -509,3 +509,105 @@ def test_bad_certificate_is_reported_before_binding(pki: Pki, tmp_path: Path) ->
     )
     with pytest.raises(Exception, match="private key does not match the certificate"):
         WebServer("127.0.0.1:0", FakeBackend(), config)
+
+
+# --------------------------------------------------------------------------------------------
+# Reloading the web config
+
+
+def _der(path: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def _reloaded_ok(server: WebServer) -> None:
+    """Wait for the watcher's next successful reload (a failed one mid-rotation is allowed)."""
+    for _ in range(3):
+        generation = server.reload_generation
+        assert server.wait_reloaded(generation + 1, timeout=10)
+        if server.stats.snapshot().config_reload_ok:
+            return
+    raise AssertionError("the web config was not reloaded")
+
+
+def test_certificate_rotated_on_disk_without_a_restart(pki: Pki, tmp_path: Path) -> None:
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(pki.server.cert.read_bytes())
+    key.write_bytes(pki.server.key.read_bytes())
+    path = tmp_path / "web.yml"
+    path.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n")
+    server = WebServer("127.0.0.1:0", FakeBackend(), load_web_config(path), watch_interval=0.05)
+    server.start()
+    try:
+        new = make_pki(tmp_path / "new")
+        ctx = client_context(pki)
+        ctx.load_verify_locations(str(new.ca.cert))
+        old = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=ctx)
+        old.request("GET", "/metrics")
+        assert old.getresponse().read() == b"up 1\n"
+        assert old.sock is not None
+        assert old.sock.getpeercert(binary_form=True) == _der(pki.server.cert)
+
+        cert.write_bytes(new.server.cert.read_bytes())
+        key.write_bytes(new.server.key.read_bytes())
+        _reloaded_ok(server)
+
+        fresh = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=ctx)
+        fresh.request("GET", "/metrics")
+        assert fresh.getresponse().read() == b"up 1\n"
+        assert fresh.sock is not None
+        assert fresh.sock.getpeercert(binary_form=True) == _der(new.server.cert)
+        # The established connection was kept, with the certificate it started with.
+        old.request("GET", "/-/ready")
+        assert old.getresponse().read() == b"Ready\n"
+        assert old.sock.getpeercert(binary_form=True) == _der(pki.server.cert)
+        old.close()
+        fresh.close()
+    finally:
+        server.stop()
+
+
+def test_bad_new_web_config_is_kept_out_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(f"basic_auth_users:\n  {USER}: {HASH}\n")
+    server = WebServer("127.0.0.1:0", FakeBackend(), load_web_config(path), watch_interval=60)
+    server.start()
+    try:
+        assert request(server, auth=basic(USER, PASSWORD)).status == 200
+        path.write_text(f"basic_auth_users:\n  {USER}: hunter2-not-a-hash\n")
+        ok, message = server.reload_config()
+        assert not ok
+        assert message.startswith(f"web config {path}: basic_auth_users.{USER}: not a bcrypt")
+        assert "hunter2" not in message + caplog.text
+        assert server.reload_failures == 1
+        samples = {
+            m.name: m.samples[0].value for m in server.collector().collect() if len(m.samples) == 1
+        }
+        assert samples["tencent_live_exporter_web_config_last_reload_successful"] == 0
+        assert samples["tencent_live_exporter_web_config_reload_failures"] == 1
+        # The old users still hold.
+        assert request(server, auth=basic(USER, PASSWORD)).status == 200
+        assert request(server).status == 401
+
+        new_hash = bcrypt.hashpw(b"new password", bcrypt.gensalt(4)).decode()
+        path.write_text(f"basic_auth_users:\n  {USER}: {new_hash}\n")
+        assert server.reload_config() == (True, "web config reloaded")
+        assert request(server, auth=basic(USER, PASSWORD)).status == 401
+        assert request(server, auth=basic(USER, "new password")).status == 200
+    finally:
+        server.stop()
+
+
+def test_tls_cannot_be_switched_off_by_a_reload(pki: Pki, tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(tls_config(pki))
+    server = WebServer("127.0.0.1:0", FakeBackend(), load_web_config(path))
+    server.start()
+    try:
+        path.write_text("")
+        ok, message = server.reload_config()
+        assert not ok and "TLS cannot be turned off without a restart" in message
+        assert request(server, ctx=client_context(pki)).status == 200
+    finally:
+        server.stop()

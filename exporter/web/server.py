@@ -302,7 +302,7 @@ class WebServer:
             on_lost=self._lost,
         )
         self._conns.add(conn)
-        self.stats.open_connections = len(self._conns)
+        self.stats.set_open(len(self._conns))
         exchange = Exchange(conn, self._router, self._live, self.limits, self.stats)
         conn.task = self._loop.create_task(self._serve(conn, sock, exchange))
 
@@ -329,7 +329,7 @@ class WebServer:
         if victim is None:
             return False
         self._conns.discard(victim)
-        self.stats.open_connections = len(self._conns)
+        self.stats.set_open(len(self._conns))
         victim.expire_now("evicted")
         return True
 
@@ -338,7 +338,7 @@ class WebServer:
 
     def _lost(self, conn: Connection) -> None:
         self._conns.discard(conn)
-        self.stats.open_connections = len(self._conns)
+        self.stats.set_open(len(self._conns))
 
     # -- the file watcher ------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ web config reloads. The server's event loop writes; a scrape reads a snapshot un
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -49,7 +49,7 @@ class Snapshot:
 
 class WebStats:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self.open_connections = 0
         self.connection_cap = 0
         self._closed = dict.fromkeys(CLOSE_REASONS, 0)
@@ -62,10 +62,12 @@ class WebStats:
     def closed(self, reason: str) -> None:
         with self._lock:
             self._closed[reason] += 1
+            self._lock.notify_all()
 
     def refused(self, reason: str) -> None:
         with self._lock:
             self._refused[reason] += 1
+            self._lock.notify_all()
 
     def accept_failed(self, fd_exhausted: bool) -> None:
         with self._lock:
@@ -73,25 +75,40 @@ class WebStats:
                 self._fd_exhausted += 1
             else:
                 self._accept_errors += 1
+            self._lock.notify_all()
 
     def reloaded(self, ok: bool) -> None:
         with self._lock:
             self._reload_ok = ok
             if not ok:
                 self._reload_failures += 1
+            self._lock.notify_all()
+
+    def set_open(self, count: int) -> None:
+        with self._lock:
+            self.open_connections = count
+            self._lock.notify_all()
+
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float) -> bool:
+        """Wait until the counts satisfy ``predicate`` (for tests and the attack harness)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(self._snapshot()), timeout)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(
-                self.open_connections,
-                self.connection_cap,
-                dict(self._closed),
-                dict(self._refused),
-                self._fd_exhausted,
-                self._accept_errors,
-                self._reload_ok,
-                self._reload_failures,
-            )
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.open_connections,
+            self.connection_cap,
+            dict(self._closed),
+            dict(self._refused),
+            self._fd_exhausted,
+            self._accept_errors,
+            self._reload_ok,
+            self._reload_failures,
+        )
 
 
 class WebCollector:
