@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import random
 import re
-import time
 import urllib.parse
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -23,6 +22,7 @@ from exporter.statuspage import (
     relative_time,
     render_status_page,
 )
+from exporter.statuspage import render as page_render
 
 NOW = 1_717_243_200.0  # 2024-06-01 12:00:00 UTC
 EVIL = "<script>alert(1)</script>\"'&"
@@ -526,7 +526,12 @@ def test_odd_times_do_not_raise() -> None:
 # -- scale -----------------------------------------------------------------------------------
 
 
-def test_100k_streams_render_one_page_quickly() -> None:
+def test_100k_streams_build_html_for_one_page_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What keeps the page fast at 100,000 streams: only the rows shown become HTML.
+
+    How fast it is (a median under 200 ms) is measured by benchmarks/statuspage_render.py, not
+    timed here, where a busy machine would make any bound flaky.
+    """
     rng = random.Random(42)
     states = ["active"] * 80 + ["inactive"] * 14 + ["forbid"] * 2 + ["unknown"] * 4
     streams = [
@@ -541,17 +546,22 @@ def test_100k_streams_render_one_page_quickly() -> None:
         )
         for i in range(100_000)
     ]
+    built: list[str] = []
+    real_row = page_render._stream_row
+
+    def counting_row(r: StreamRow, now: float, problem: bool) -> str:
+        built.append(r.stream)
+        return real_row(r, now, problem)
+
+    monkeypatch.setattr(page_render, "_stream_row", counting_row)
     snapshot = snap(streams)
     for query in ({}, {"page": "300"}, {"q": "stream-1"}):
-        best = float("inf")
-        for _ in range(2):
-            t0 = time.perf_counter()
-            page = render_status_page(snapshot, query)
-            best = min(best, time.perf_counter() - t0)
-        assert len(shown_streams(page)) <= DEFAULT_LIMIT
+        built.clear()
+        page = render_status_page(snapshot, query)
+        shown = shown_streams(page)
+        assert 0 < len(shown) <= DEFAULT_LIMIT
+        assert built == shown, query
         assert len(page) < 500_000
-        # The target is < 200 ms on a slow machine; the bound leaves room for a busy CI box.
-        assert best < 1.0, (query, best)
     assert showing(render_status_page(snapshot, {"page": "300"})).endswith(
         "showing 59,801-60,000 of 100,000"
     )
