@@ -23,7 +23,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_READ_TIMEOUT", "read_text"]
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_READ_TIMEOUT = 10.0
 
-_CHUNK = 1024 * 1024
+_MIB = 1024 * 1024
+_CHUNK = _MIB
 
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
@@ -37,10 +38,8 @@ class _Refused(Exception):
     """A reason to refuse the file, worded for the message."""
 
 
-def _size(count: int) -> str:
-    if count >= 1024 * 1024:
-        return f"{count / (1024 * 1024):.1f} MiB".replace(".0 MiB", " MiB")
-    return f"{count} bytes"
+def _mib(count: int) -> str:
+    return f"{count} bytes" + (f" ({count // _MIB} MiB)" if count % _MIB == 0 else "")
 
 
 def _check_mode(mode: int) -> None:
@@ -53,7 +52,7 @@ def _check_mode(mode: int) -> None:
 
 def _check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise _Refused(f"{_size(size)} is over the limit of {_size(max_bytes)}")
+        raise _Refused(f"the file is {size} bytes, over the limit of {_mib(max_bytes)}")
 
 
 def _read_bytes(path: str, max_bytes: int) -> bytes:
@@ -91,8 +90,8 @@ def read_text(
     """The UTF-8 text of the regular file ``path``, or ``error`` with one line.
 
     The line reads ``<path>: cannot read <what>: <reason>``: ``No such file or directory``, ``Is
-    a directory``, ``a FIFO, not a regular file``, ``40 MiB is over the limit of 32 MiB``, ``not
-    UTF-8 (byte 18)``, ``no answer within 10s``.
+    a directory``, ``a FIFO, not a regular file``, ``the file is 40000000 bytes, over the limit of
+    33554432 bytes (32 MiB)``, ``not UTF-8 (byte 18)``, ``no answer within 10s``.
     """
     source = os.fspath(path)
     outcome: list[bytes | BaseException] = []

@@ -57,7 +57,11 @@ class _Interpolation:
             out: dict[Hashable, object] = {}
             for key, value in node.items():
                 if isinstance(key, str) and not key.isascii() and not encodable(key):
+                    # Left out of what is validated: pydantic's error locs mangle such a key,
+                    # so its complaints about it could not be matched to this problem.
                     self.problems.append(((*loc, key), f"key {UNENCODABLE}"))
+                    changed = True
+                    continue
                 new = self.tree(value, (*loc, key))
                 changed = changed or new is not value
                 out[key] = new

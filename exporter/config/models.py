@@ -48,7 +48,8 @@ __all__ = ["CallbackSettings", "Config", "StreamEntry", "Target"]
 class StreamEntry(BaseModel):
     """One stream to poll; YAML may write it as just its name."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A name may be a pasted push URL with its secret: never in an error's text.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: str
     labels: Labels = Field(default_factory=dict)
@@ -98,7 +99,7 @@ _NAME_ONLY: set[str] = {"name"}
 class Target(BaseModel):
     """Streams of one push domain and app, polled together at one interval."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     account: str | None = None
     domain: str

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,47 @@ def test_durations(value: object, seconds: float) -> None:
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ScenarioError):
         parse_duration(value)
+
+
+def test_file_errors_name_the_line_in_plain_words(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("streams:\n  - {domain: d, stream: s\nseed: 1\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(bad)
+    assert str(info.value) == (
+        f'{bad}:3:5: invalid YAML: the "{{" on line 2, column 5 is not closed: expected "," or'
+        ' "}" before ":"'
+    )
+
+
+def test_repeated_key_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("seed: 1\nseed: 2\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f'{path}:2:1: invalid YAML: duplicate key "seed" (first on line 1)'
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ['l0: &l0 ["lol"]']
+    for level in range(1, 10):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"aliases expand the document by more than"):
+        load_scenario(path)
+
+
+def test_fifo_and_oversize_files_are_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(fifo)
+    assert str(info.value) == f"{fifo}: cannot read scenario: a FIFO, not a regular file"
+    big = tmp_path / "big.yaml"
+    big.write_text("seed: 1\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(big, max_bytes=4)
+    assert str(info.value) == (
+        f"{big}: cannot read scenario: the file is 8 bytes, over the limit of 4 bytes"
+    )
