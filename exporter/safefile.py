@@ -12,12 +12,13 @@ up shutdown, and the caller carries on with a one-line error.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
 from collections.abc import Callable
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_READ_TIMEOUT", "read_text"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_READ_TIMEOUT", "RefusedFile", "read_bytes", "read_text"]
 
 # Far above any real fleet: a 200,000-stream config is about 3 MB.
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
@@ -34,8 +35,11 @@ _KINDS = (
 )
 
 
-class _Refused(Exception):
-    """A reason to refuse the file, worded for the message."""
+class RefusedFile(OSError):
+    """A file refused before or while reading it; ``strerror`` words why, as for any OSError."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
 
 
 def _mib(count: int) -> str:
@@ -44,15 +48,17 @@ def _mib(count: int) -> str:
 
 def _check_mode(mode: int) -> None:
     if stat.S_ISDIR(mode):
-        raise _Refused(os.strerror(21))  # EISDIR: "Is a directory", as open() would say
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
     if not stat.S_ISREG(mode):
         what = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-        raise _Refused(f"{what}, not a regular file")
+        raise RefusedFile(errno.EINVAL, f"{what}, not a regular file")
 
 
 def _check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise _Refused(f"the file is {size} bytes, over the limit of {_mib(max_bytes)}")
+        raise RefusedFile(
+            errno.EFBIG, f"the file is {size} bytes, over the limit of {_mib(max_bytes)}"
+        )
 
 
 def _read_bytes(path: str, max_bytes: int) -> bytes:
@@ -79,19 +85,19 @@ def _read_bytes(path: str, max_bytes: int) -> bytes:
         os.close(fd)
 
 
-def read_text(
+def read_bytes(
     path: str | os.PathLike[str],
-    what: str,
-    error: Callable[[str], Exception],
     max_bytes: int = DEFAULT_MAX_BYTES,
     *,
     timeout: float = DEFAULT_READ_TIMEOUT,
-) -> str:
-    """The UTF-8 text of the regular file ``path``, or ``error`` with one line.
+) -> bytes:
+    """The bytes of the regular file ``path``; an OSError otherwise, whose ``strerror`` says why.
 
-    The line reads ``<path>: cannot read <what>: <reason>``: ``No such file or directory``, ``Is
-    a directory``, ``a FIFO, not a regular file``, ``the file is 40000000 bytes, over the limit of
-    33554432 bytes (32 MiB)``, ``not UTF-8 (byte 18)``, ``no answer within 10s``.
+    Besides the usual ones (FileNotFoundError, PermissionError, IsADirectoryError):
+    ``RefusedFile`` for a FIFO, a device or a socket (``a FIFO, not a regular file``) and for a
+    file over ``max_bytes`` (``the file is 40000000 bytes, over the limit of 33554432 bytes
+    (32 MiB)``), TimeoutError when open-and-read takes over ``timeout`` seconds (``no answer
+    within 10s``).
     """
     source = os.fspath(path)
     outcome: list[bytes | BaseException] = []
@@ -102,23 +108,41 @@ def read_text(
         except BaseException as exc:  # handed to the waiting thread, which raises it
             outcome.append(exc)
 
-    reader = threading.Thread(target=work, name=f"read {what}", daemon=True)
+    reader = threading.Thread(target=work, name="read file", daemon=True)
     reader.start()
     reader.join(timeout)
+    if not outcome:
+        reason = f"no answer within {timeout:g}s (a stalled network file system?)"
+        raise TimeoutError(errno.ETIMEDOUT, reason)
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def read_text(
+    path: str | os.PathLike[str],
+    what: str,
+    error: Callable[[str], Exception],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    timeout: float = DEFAULT_READ_TIMEOUT,
+) -> str:
+    """The UTF-8 text of the regular file ``path`` (see read_bytes), or ``error`` with one line.
+
+    The line reads ``<path>: cannot read <what>: <reason>``, the reason as read_bytes words it,
+    or ``not UTF-8 (byte 18)``.
+    """
+    source = os.fspath(path)
 
     def fail(reason: str) -> Exception:
         return error(f"{source}: cannot read {what}: {reason}")
 
-    if not outcome:
-        raise fail(f"no answer within {timeout:g}s (a stalled network file system?)")
-    result = outcome[0]
-    if isinstance(result, _Refused):
-        raise fail(str(result)) from None
-    if isinstance(result, OSError):
-        raise fail(result.strerror or str(result)) from None
-    if isinstance(result, BaseException):
-        raise result
     try:
-        return result.decode("utf-8")
+        data = read_bytes(source, max_bytes, timeout=timeout)
+    except OSError as exc:
+        raise fail(exc.strerror or str(exc)) from None
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise fail(f"not UTF-8 (byte {exc.start})") from None

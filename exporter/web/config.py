@@ -39,6 +39,7 @@ from pydantic import (
 
 from exporter import logs
 from exporter.problems import kind, one_of, quote_hint, show
+from exporter.safefile import read_bytes
 from exporter.safeyaml import parse_yaml
 from exporter.web.errors import Loc, WebConfigError, invalid, many, validation_problems
 from exporter.web.tls import (
@@ -399,8 +400,9 @@ def load_web_config(path: str | os.PathLike[str]) -> WebConfig:
     source = os.fspath(path)
     prefix = f"web config {source}"
     try:
-        with open(source, "rb") as handle:
-            data = handle.read()
+        # Regular files only, a size limit and a time limit: a FIFO or a stalled mount would
+        # otherwise block a reload for good (messages as before: OSError and its strerror).
+        data = read_bytes(source)
     except FileNotFoundError:
         raise WebConfigError(f"{prefix}: file not found") from None
     except OSError as exc:
