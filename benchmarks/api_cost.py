@@ -22,7 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporter.model import StreamState
 from exporter.simulator import Simulator, World
-from tests.drive import Clock, api_calls, make_app, poll_round, states
+from tests.drive import (
+    Clock,
+    api_calls,
+    make_app,
+    poll_round,
+    run_forbid,
+    run_push,
+    run_round,
+    states,
+)
 from tests.e2e import SECRET_ID, SECRET_KEY
 
 DOMAINS = ("push-a.example.com", "push-b.example.com")
@@ -67,7 +76,7 @@ def main() -> int:
     auto = make_app(sim, wall, targets("auto"))
     state = make_app(sim, wall, targets("state"))
     try:
-        modes = sorted({t.mode for t in auto.poller.targets})
+        modes = sorted({t.mode for t in auto.runtime.targets})
         print(f"streams: {args.streams} in {len(DOMAINS)} domains; auto chose: {', '.join(modes)}")
         online = sum(1 for s in world.streams() if s.state == "active")
         print(f"online: {online} ({online / args.streams:.0%})")
@@ -81,10 +90,9 @@ def main() -> int:
                 world.set_state(domain, app, stream, rng.choice(["active", "inactive", "forbid"]))
             wall.now += 60
             if n % FORBID_EVERY == 0:
-                auto.poller.run_task(("forbid", "t", None), 0.0)
-            for t in auto.poller.targets:
-                auto.poller.run_task(("round", t, None), 0.0)
-            auto.poller.run_queued()
+                run_forbid(auto, "t")
+            for t in auto.runtime.targets:
+                run_round(auto, t)
             truth = world_states(sim)
             got = states(auto)
             for k, v in truth.items():
@@ -95,13 +103,13 @@ def main() -> int:
                         ban_lag += 1
         auto_calls = api_calls(sim)
         # After a forbid check, the two modes agree on every stream.
-        auto.poller.run_task(("forbid", "t", None), 0.0)
+        run_forbid(auto, "t")
         final_auto = states(auto)
         auto_seconds = time.perf_counter() - started
         # Push quality is optional data, not state: its cost per hour, shown apart.
         sim.reset_counters()
-        for t in auto.poller.targets:
-            auto.poller.run_task(("push", t, None), 0.0)
+        for t in auto.runtime.targets:
+            run_push(auto, t)
         push_calls = sum(api_calls(sim).values()) * ROUNDS_PER_HOUR
 
         sim.reset_counters()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.credential import Credential, DefaultCredentialProvider
@@ -271,6 +271,20 @@ class ClientSettings:
     def __repr__(self) -> str:
         # Dataclass repr would print the key; this object does get logged on errors.
         return f"ClientSettings(account={self.account!r}, endpoint={self.endpoint_host!r})"
+
+
+class ApiClient(Protocol):
+    """What polling needs of one account's API access (CssClient; fakes in tests)."""
+
+    def stream_state(self, key: StreamKey) -> StreamState | ApiError: ...
+
+    def online_page(self, domain: str, app: str, page: int, size: int) -> Page | ApiError: ...
+
+    def push_page(
+        self, domain: str, app: str, page: int, size: int, ips: bool = False
+    ) -> Page | ApiError: ...
+
+    def forbid_page(self, page: int, size: int) -> Page | ApiError: ...
 
 
 class CssClient:

@@ -15,19 +15,36 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 REDACTED = "<redacted>"
-_secrets: set[str] = set()
+# Secrets by where they come from ("config", "web", ...): a reload replaces its source's set, so
+# the registry holds what is configured now, not every key the process ever saw.
+_sources: dict[str, frozenset[str]] = {}
+_ordered: tuple[str, ...] = ()
 _secrets_lock = threading.Lock()
 
 
-def register_secrets(values: Iterable[str | None]) -> None:
+def _usable(values: Iterable[str | None]) -> frozenset[str]:
+    # Very short values would redact ordinary words; real keys are far longer.
+    return frozenset(v for v in values if v and len(v) >= 6)
+
+
+def set_secrets(source: str, values: Iterable[str | None]) -> None:
+    """Replace the secrets registered by ``source``."""
+    global _ordered
     with _secrets_lock:
-        # Very short values would redact ordinary words; real keys are far longer.
-        _secrets.update(v for v in values if v and len(v) >= 6)
+        _sources[source] = _usable(values)
+        every = set().union(*_sources.values())
+        _ordered = tuple(sorted(every, key=len, reverse=True))
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Add secrets that stay registered for the life of the process."""
+    with _secrets_lock:
+        kept = _sources.get("", frozenset())
+    set_secrets("", kept | _usable(values))
 
 
 def redact(text: str) -> str:
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
+    secrets = _ordered  # one reference: a replacement is atomic
     for s in secrets:
         if s in text:
             text = text.replace(s, REDACTED)

@@ -10,7 +10,12 @@ from typing import Any
 
 from exporter.app import App
 from exporter.config import Config
-from exporter.model import StreamState
+from exporter.model import StreamKey, StreamState
+from exporter.polling.forbid_round import ForbidRound
+from exporter.polling.list_round import ListRound
+from exporter.polling.push_round import PushRound
+from exporter.polling.state_poll import StatePoll
+from exporter.runtime.plan import TargetSpec
 from exporter.simulator import Simulator
 from tests.e2e import SECRET_ID, SECRET_KEY
 
@@ -46,19 +51,53 @@ def make_app(
     return App(config, "127.0.0.1:0", wall=wall)
 
 
+def targets(app: App) -> tuple[TargetSpec, ...]:
+    return app.runtime.targets
+
+
+def mode(app: App, t: TargetSpec) -> str:
+    """The target's mode now (auto may have switched it to state polls)."""
+    found = app.poller.progress.mode(t.name)
+    assert found is not None
+    return found
+
+
+def run_round(app: App, t: TargetSpec) -> None:
+    """One list round of ``t`` (with its push round and the confirmations it asks for)."""
+    app.poller.dispatcher.dispatch(ListRound(app.poller.ctx, t, 0.0))
+    app.poller.run_pending()
+
+
+def run_forbid(app: App, account: str) -> None:
+    ctx = app.poller.ctx
+    acc_targets = tuple(t for t in app.runtime.targets if t.account == account)
+    app.poller.dispatcher.dispatch(ForbidRound(ctx, account, acc_targets))
+    app.poller.run_pending()
+
+
+def run_push(app: App, t: TargetSpec) -> None:
+    app.poller.dispatcher.dispatch(PushRound(app.poller.ctx, t))
+    app.poller.run_pending()
+
+
+def run_state(app: App, t: TargetSpec, keys: list[StreamKey] | None = None) -> None:
+    """State polls of ``keys`` (default: every configured stream of ``t``)."""
+    ctx = app.poller.ctx
+    for key in t.keys if keys is None else keys:
+        app.poller.dispatcher.dispatch(StatePoll(ctx, t, key, 0.0, scheduled=False))
+    app.poller.run_pending()
+
+
 def poll_round(app: App) -> None:
     """One full round of whatever each target's mode polls, then the follow-up state checks."""
-    poller = app.poller
-    if any(t.mode == "online_list" for t in poller.targets):
-        for account in poller.accounts:
-            poller.run_task(("forbid", account, None), 0.0)
-    for t in poller.targets:
-        if t.mode == "state":
-            for key in t.keys:
-                poller.run_task(("state", t, key), 0.0)
+    if any(mode(app, t) == "online_list" for t in targets(app)):
+        for account in app.runtime.accounts:
+            run_forbid(app, account)
+    for t in targets(app):
+        if mode(app, t) == "state":
+            run_state(app, t)
         else:
-            poller.run_task(("round", t, None), 0.0)
-    poller.run_queued()
+            run_round(app, t)
 
 
 def states(app: App) -> dict[tuple[str, str, str], StreamState]:

@@ -78,7 +78,7 @@ def state(app: App) -> tuple[StreamState, str | None]:
 
 
 def results(app: App) -> dict[str, float]:
-    samples = parse_samples(app.exposition.render().decode())
+    samples = parse_samples(app.render_metrics().decode())
     return {
         dict(labels)["result"]: value
         for (name, labels), value in samples.items()
@@ -104,7 +104,7 @@ def test_official_push_and_interrupt_with_retries(app: tuple[App, Clock]) -> Non
     assert state(application) == (StreamState.INACTIVE, "callback")
 
     assert results(application) == {"accepted": 2, "duplicate": 1, "out_of_order": 1}
-    text = application.exposition.render().decode()
+    text = application.render_metrics().decode()
     assert (
         'tencent_live_stream_last_change_timestamp_seconds{account="main",'
         'domain="test.domain.com",app="live",stream="test_stream",source="callback"} 1.70373161e+09'

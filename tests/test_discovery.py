@@ -1,6 +1,6 @@
 """Discovery and list rounds against the simulator (official SDK on the wire), fake clocks.
 
-Rounds are run in the test's thread with ``Poller.run_task``: the clocks only move when the
+Rounds are run in the test's thread (``tests.drive.run_round``): the clocks only move when the
 test says so, so retention (24 h) is tested without waiting for it.
 """
 
@@ -13,8 +13,11 @@ import pytest
 from exporter.app import App
 from exporter.config import Config
 from exporter.model import StreamKey, StreamState
-from exporter.poller import TargetRuntime
+from exporter.runtime.membership import TargetView
+from exporter.runtime.plan import TargetSpec
 from exporter.simulator import Simulator, World
+from tests.drive import run_forbid
+from tests.drive import run_round as round_of
 from tests.e2e import SECRET_ID, SECRET_KEY
 
 DOMAIN = "push-a.example.com"
@@ -63,24 +66,31 @@ def states(app: App) -> dict[str, StreamState]:
     return {k.stream: s.state for k, s in app.store.snapshot().items()}
 
 
-def round_of(app: App, t: TargetRuntime) -> None:
-    app.poller.run_task(("round", t, None), 0.0)
-    app.poller.run_queued()  # confirmations of streams that left the list
+def view(app: App, t: TargetSpec) -> TargetView:
+    found = app.membership.view(t.name)
+    assert found is not None
+    return found
+
+
+def capped(app: App, t: TargetSpec) -> int:
+    progress = app.poller.progress.get(t.name)
+    assert progress is not None
+    return progress.capped
 
 
 def test_domain_of_5000_streams_discovered_in_one_round_then_retention(sim: Simulator) -> None:
     wall = Clock(1_800_000_000.0)
     app = make_app(sim, wall, page_size=100, retention="24h")
     try:
-        (target,) = app.poller.targets
+        (target,) = app.runtime.targets
         assert (target.mode, target.discovers) == ("online_list", True)
-        before = target.index()
+        before = view(app, target).index
         round_of(app, target)
         found = states(app)
         assert len(found) == 5000
         # Discovery builds a new index rather than changing the one a round may be reading.
-        assert before == {} and len(target.index()) == 5000
-        assert target.index() is target.index()
+        assert before == {} and len(view(app, target).index) == 5000
+        assert view(app, target).index is view(app, target).index
         assert set(found.values()) == {StreamState.ACTIVE}
         assert sum(sim.counters()["DescribeLiveStreamOnlineList"].values()) == 50
 
@@ -103,7 +113,7 @@ def test_domain_of_5000_streams_discovered_in_one_round_then_retention(sim: Simu
         round_of(app, target)
         kept = states(app)
         assert len(kept) == 4901
-        assert set(target.index()) == set(kept)
+        assert set(view(app, target).index) == set(kept)
         assert gone[0] in kept and gone[1] not in kept
         assert not any(k.stream == gone[1] for k in app.exposition.push_keys())
         text = app.render_metrics().decode()
@@ -119,10 +129,10 @@ def test_discovery_cap_is_counted_and_logged(
     wall = Clock(1_800_000_000.0)
     app = make_app(sim, wall, page_size=100, max_streams=1200)
     try:
-        (target,) = app.poller.targets
+        (target,) = app.runtime.targets
         round_of(app, target)
         assert len(app.store) == 1200
-        assert target.capped == 3800
+        assert capped(app, target) == 3800
         assert "discovery cap of 1200 streams reached" in caplog.text
         text = app.render_metrics().decode()
         assert "tencent_live_target_discovery_capped_streams" in text
@@ -138,9 +148,9 @@ def test_configured_streams_absent_from_the_list_are_inactive_or_forbid(sim: Sim
     wall = Clock(1_800_000_000.0)
     app = make_app(sim, wall, page_size=100, streams=names)
     try:
-        (target,) = app.poller.targets
+        (target,) = app.runtime.targets
         assert (target.mode, target.discovers) == ("online_list", False)
-        app.poller.run_task(("forbid", "t", None), 0.0)
+        run_forbid(app, "t")
         round_of(app, target)
         got = states(app)
         assert got[names[0]] is StreamState.INACTIVE

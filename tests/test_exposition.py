@@ -6,7 +6,9 @@ import gzip
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -30,6 +32,7 @@ from exporter.model import (
     StreamKey,
     StreamState,
 )
+from exporter.render import Renderer
 from exporter.state import Policy, StateStore
 
 GOLDEN = Path(__file__).parent / "golden" / "streams.prom"
@@ -53,22 +56,49 @@ targets:
 """
 
 
-def wire(registry: CollectorRegistry) -> tuple[Exposition, StateStore, list[StreamKey]]:
+class Rendered:
+    """The exposition as the app runs it: the renderer hands it the store's changes.
+
+    ``flush`` and ``render`` first take what changed in the store (what the render thread does);
+    everything else is the exposition's own."""
+
+    def __init__(self, expo: Exposition, store: StateStore) -> None:
+        self.expo = expo
+        self.renderer = Renderer(store, expo, threading.Event())
+
+    def flush(self) -> int:
+        return self.renderer.sync()
+
+    def render(self, openmetrics: bool = False) -> bytes:
+        self.renderer.sync()
+        return b"".join(self.expo.render_chunks(openmetrics=openmetrics))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.expo, name)
+
+    def __len__(self) -> int:
+        return len(self.expo)
+
+
+def pair() -> tuple[Rendered, StateStore]:
+    store = StateStore()
+    return Rendered(Exposition(CollectorRegistry()), store), store
+
+
+def wire(registry: CollectorRegistry) -> tuple[Rendered, StateStore, list[StreamKey]]:
     """The exposition and store as the app wires them, for CONFIG's streams."""
-    from exporter.app import plan
+    from exporter.runtime.plan import plan
 
     p = plan(parse_config(CONFIG))
-    holder: list[StateStore] = []
-    expo = Exposition(registry, lambda keys: holder[0].get_many(keys))
-    store = StateStore(listener=expo.stream_changed)
-    holder.append(store)
+    store = StateStore()
+    expo = Rendered(Exposition(registry), store)
     expo.set_streams((k, spec.extra, spec.down_after) for k, spec in p.specs.items())
     for key, policy in p.policies.items():
         store.add(key, policy)
     return expo, store, sorted(p.specs)
 
 
-def build() -> tuple[Exposition, StateStore, list[StreamKey]]:
+def build() -> tuple[Rendered, StateStore, list[StreamKey]]:
     return wire(CollectorRegistry())
 
 
@@ -93,7 +123,7 @@ QUALITY = PushInfo(
 )
 
 
-def populate(store: StateStore, keys: list[StreamKey], expo: Exposition | None = None) -> None:
+def populate(store: StateStore, keys: list[StreamKey], expo: Rendered | None = None) -> None:
     gamma, alpha, beta, weird = keys  # sorted: play.example.org first
     src = Source.STATE_API
 
@@ -253,10 +283,7 @@ def test_openmetrics_and_gzip_chunks_match_the_text() -> None:
 
 
 def test_buckets_split_and_shrink_keeping_series_sorted() -> None:
-    holder: list[StateStore] = []
-    expo = Exposition(CollectorRegistry(), lambda keys: holder[0].get_many(keys))
-    store = StateStore(listener=expo.stream_changed)
-    holder.append(store)
+    expo, store = pair()
     policy = Policy(180, 1800)
     keys = [StreamKey("a", "d", "live", f"s{i:05d}") for i in range(3 * BUCKET_SIZE)]
     # Streams arrive one by one (discovery), in an order that is not sorted.
@@ -282,10 +309,7 @@ def test_buckets_split_and_shrink_keeping_series_sorted() -> None:
 
 
 def test_flush_renders_only_changed_buckets() -> None:
-    holder: list[StateStore] = []
-    expo = Exposition(CollectorRegistry(), lambda keys: holder[0].get_many(keys))
-    store = StateStore(listener=expo.stream_changed)
-    holder.append(store)
+    expo, store = pair()
     keys = [StreamKey("a", "d", "live", f"s{i:05d}") for i in range(10 * BUCKET_SIZE)]
     expo.set_streams((k, (), None) for k in keys)
     for key in keys:

@@ -41,7 +41,7 @@ def test_state_and_online_list_modes_agree_after_each_change(sim: Simulator) -> 
     rng = random.Random(5)
     streams = [(s.domain, s.app, s.stream) for s in sim.world.streams()]
     try:
-        assert {t.mode for t in by_list.poller.targets} == {"online_list"}
+        assert {t.mode for t in by_list.runtime.targets} == {"online_list"}
         for change in range(6):
             if change:
                 for domain, app, stream in rng.sample(streams, 20):

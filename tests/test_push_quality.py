@@ -139,7 +139,9 @@ def test_push_pages_apply_as_they_come_and_a_failed_page_removes_nothing(
 
         # Page 2 of 3 fails (and its one retry): page 1 is applied as it came, and no
         # stream loses its values because of the pages that were never read.
-        client = app.poller.accounts["t"].client
+        acc = app.poller.dispatcher.account("t")
+        assert acc is not None
+        client = acc.client
         real = client.push_page
         asked: list[int] = []
 

@@ -193,7 +193,7 @@ def test_stretch_and_workers() -> None:
 
 
 def test_plan_stretches_intervals_that_do_not_fit_the_budget() -> None:
-    from exporter.app import plan
+    from exporter.runtime.plan import plan
     from exporter.config import parse_config
 
     streams = "\n".join(f"      - s{i}" for i in range(1000))

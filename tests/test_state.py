@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from exporter.model import (
@@ -174,21 +176,44 @@ def test_deadline_is_the_next_verdict_to_go_stale() -> None:
     assert deadline(status, 612) is None
 
 
-def test_store_notifies_only_exposed_changes_and_expires_by_deadline() -> None:
+def test_store_records_only_exposed_changes_and_expires_by_deadline() -> None:
     seen: list[StreamKey] = []
-    store = StateStore(listener=seen.append)
+    changed = threading.Event()
+    store = StateStore(changed=changed)
+
+    def take() -> None:
+        changes = store.take_changes()
+        assert changes is not None
+        seen.extend(changes)
+
     store.add(KEY, POLICY)
+    assert changed.is_set()
+    take()
     assert seen == [KEY]
     assert store.apply(ok(10, A), 10) is Outcome.APPLIED
     assert store.apply(ok(20, A), 20) is Outcome.APPLIED  # confirmation: nothing to re-render
+    take()
     assert seen == [KEY, KEY]
     assert store.tick(49) == 0
     assert store.tick(50) == 1
     status = store.get(KEY)
     assert status is not None
     assert (status.state, status.change_source) == (U, STALE)
+    take()
     assert seen == [KEY, KEY, KEY]
     assert store.tick(10_000) == 0
+    take()
+    assert seen == [KEY, KEY, KEY]
+
+
+def test_store_says_everything_changed_when_changes_pile_up() -> None:
+    # A renderer that fell behind gets "all of them" instead of an ever-growing list.
+    store, keys = store_of(10)
+    assert store.take_changes() == keys
+    for t in range(1, 100_002):
+        store.apply(Observation(keys[0], float(t), Source.CALLBACK, state=A if t % 2 else IN), t)
+    assert store.take_changes() is None
+    assert store.take_changes() == []
 
 
 def store_of(n: int) -> tuple[StateStore, list[StreamKey]]:

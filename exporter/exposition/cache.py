@@ -14,216 +14,30 @@ from __future__ import annotations
 
 import bisect
 import gzip
-import math
-import struct
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
-from prometheus_client.utils import floatToGoString
 
-from exporter.model import ALL_STATES, PushInfo, StreamKey, StreamState
+from exporter.exposition.families import (
+    STREAM_FAMILIES,
+    LabelPairs,
+    escape_label_value,
+    format_labels,
+    pack_push,
+    render_stream,
+    split_families,
+)
+from exporter.model import PushInfo, StreamKey
 from exporter.state import StreamStatus
 
-LabelPairs = tuple[tuple[str, str], ...]
+# How the renderer reads the statuses of a bucket's streams (the store's get_many).
 StatusReader = Callable[[list[StreamKey]], list[StreamStatus | None]]
-
-_CACHED = "Cached from the last poll of the Tencent CSS API (or the last CSS callback)."
-_PUSH = "From DescribeLiveStreamPushInfoList, cached from the last poll; active streams only."
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    kind: str
-    help: str
-
-    @property
-    def om_name(self) -> str:
-        """OpenMetrics names a counter family without its ``_total`` suffix."""
-        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
-
-    def header(self, openmetrics: bool = False) -> str:
-        name = self.om_name if openmetrics else self.name
-        return f"# HELP {name} {self.help}\n# TYPE {name} {self.kind}\n"
-
-
-STATE = Family(
-    "tencent_live_stream_state",
-    "gauge",
-    "Stream state as a state set: 1 for the current state (active, inactive, forbid, or unknown "
-    f"when not yet or no longer confirmed), 0 for the others. {_CACHED}",
-)
-LAST_CHANGE = Family(
-    "tencent_live_stream_last_change_timestamp_seconds",
-    "gauge",
-    "Unix time at which the stream's state last changed, and the source that changed it "
-    f"(stale when nothing confirmed the state any more). {_CACHED}",
-)
-ERRORS = Family(
-    "tencent_live_stream_errors_total",
-    "counter",
-    "Failed per-stream polls (DescribeLiveStreamState), by Tencent error code or transport "
-    "class (Timeout, ConnectionError, HTTPError, BadResponse).",
-)
-DOWN_AFTER = Family(
-    "tencent_live_stream_down_after_seconds",
-    "gauge",
-    "For streams expected to be live: how long the stream may be inactive before StreamDown "
-    "fires (config down_after).",
-)
-
-
-# Prometheus' base unit is the byte (promtool rejects _bits): bitrates are exported / 8.
-_BITRATE = "{} bitrate in bytes per second ({} / 8; multiply by 8 for bits/s)"
-_BITS_PER_BYTE = 8.0
-_PER_BYTE = frozenset(
-    {"video_bitrate", "audio_bitrate", "meta_video_bitrate", "meta_audio_bitrate"}
-)
-
-
-def _push_family(suffix: str, what: str) -> Family:
-    return Family(f"tencent_live_stream_{suffix}", "gauge", f"{what}. {_PUSH}")
-
-
-PUSH_VALUES: tuple[tuple[Family, str], ...] = (
-    (
-        _push_family("video_bytes_per_second", _BITRATE.format("Video", "VideoSpeed")),
-        "video_bitrate",
-    ),
-    (
-        _push_family("audio_bytes_per_second", _BITRATE.format("Audio", "AudioSpeed")),
-        "audio_bitrate",
-    ),
-    (_push_family("video_frames_per_second", "Video frame rate (VideoFps)"), "video_fps"),
-    (_push_family("audio_frames_per_second", "Audio frame rate (AudioFps)"), "audio_fps"),
-    (
-        _push_family(
-            "metadata_video_bytes_per_second",
-            _BITRATE.format("Video", "MetaVideoSpeed, what the encoder announced"),
-        ),
-        "meta_video_bitrate",
-    ),
-    (
-        _push_family(
-            "metadata_audio_bytes_per_second",
-            _BITRATE.format("Audio", "MetaAudioSpeed, what the encoder announced"),
-        ),
-        "meta_audio_bitrate",
-    ),
-    (
-        _push_family("metadata_frames_per_second", "Frame rate the encoder announced (MetaFps)"),
-        "meta_fps",
-    ),
-    (_push_family("video_width_pixels", "Video width (from Resolution)"), "width"),
-    (_push_family("video_height_pixels", "Video height (from Resolution)"), "height"),
-    (
-        _push_family(
-            "push_start_timestamp_seconds", "Unix time the current push began (BeginPushTime)"
-        ),
-        "begin_time",
-    ),
-)
-PUSH_INFO = _push_family(
-    "push_info", "Codecs and resolution of the push as labels; the value is always 1"
-)
-
-STREAM_FAMILIES: tuple[Family, ...] = tuple(
-    sorted(
-        (STATE, LAST_CHANGE, ERRORS, DOWN_AFTER, PUSH_INFO, *(f for f, _ in PUSH_VALUES)),
-        key=lambda f: f.name,
-    )
-)
 
 BUCKET_SIZE = 256  # streams per bucket: a change re-renders this many streams at most
 KEEP_TEXT_STREAMS = 25_000  # above this, plain scrapes inflate gzip instead of caching text
-
-
-def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def format_labels(pairs: LabelPairs) -> str:
-    return ",".join(f'{name}="{escape_label_value(value)}"' for name, value in pairs)
-
-
-def _value(v: float) -> str:
-    return floatToGoString(v)
-
-
-# The state set's four values for each state, in ALL_STATES order.
-_FLAGS = {s: tuple("1" if o is s else "0" for o in ALL_STATES) for s in ALL_STATES}
-
-
-def _render_into(
-    lines: dict[str, list[str]],
-    labels: str,
-    status: StreamStatus,
-    down_after: float | None,
-    push: bytes | None,
-) -> None:
-    """Append one stream's lines to each family's list; ``push`` is packed by pack_push."""
-    n = STATE.name
-    a, i, f, u = _FLAGS[status.state]
-    lines[n].append(
-        f'{n}{{{labels},state="active"}} {a}\n{n}{{{labels},state="inactive"}} {i}\n'
-        f'{n}{{{labels},state="forbid"}} {f}\n{n}{{{labels},state="unknown"}} {u}\n'
-    )
-    if status.last_change is not None:
-        source = escape_label_value(status.change_source or "")
-        n = LAST_CHANGE.name
-        lines[n].append(f'{n}{{{labels},source="{source}"}} {_value(status.last_change)}\n')
-    if status.errors_by_code:
-        n = ERRORS.name
-        lines[n].append(
-            "".join(
-                f'{n}{{{labels},code="{escape_label_value(code)}"}} {count}.0\n'
-                for code, count in status.errors_by_code
-            )
-        )
-    if down_after is not None:
-        lines[DOWN_AFTER.name].append(f"{DOWN_AFTER.name}{{{labels}}} {_value(down_after)}\n")
-    if push is None or status.state is not StreamState.ACTIVE:
-        return
-    numbers, texts = _push_fields(push)
-    for (family, attr), value in zip(PUSH_VALUES, numbers, strict=True):
-        if value != value:  # NaN: absent
-            continue
-        if attr in _PER_BYTE:
-            value /= _BITS_PER_BYTE
-        lines[family.name].append(f"{family.name}{{{labels}}} {_value(value)}\n")
-    video, audio, resolution, rate, client_ip, server_ip = texts
-    info = [
-        ("video_codec", video),
-        ("audio_codec", audio),
-        ("resolution", resolution),
-        ("audio_sample_rate", rate),
-    ]
-    if client_ip or server_ip:  # only kept for targets with push_info_ips
-        info += [("client_ip", client_ip), ("server_ip", server_ip)]
-    lines[PUSH_INFO.name].append(f"{PUSH_INFO.name}{{{labels},{format_labels(tuple(info))}}} 1\n")
-
-
-def split_families(text: str) -> dict[str, str]:
-    """Split a text exposition into blocks keyed by family name (each block keeps its lines)."""
-    blocks: dict[str, str] = {}
-    name = ""
-    lines: list[str] = []
-    for line in text.splitlines(keepends=True):
-        if line.startswith("# EOF"):
-            continue
-        if line.startswith("# HELP "):
-            if lines:
-                blocks[name] = "".join(lines)
-            name = line.split(" ", 3)[2]
-            lines = []
-        lines.append(line)
-    if lines:
-        blocks[name] = "".join(lines)
-    return blocks
 
 
 def _identity(data: bytes) -> bytes:
@@ -251,54 +65,19 @@ class _StreamMeta:
     suffix: str  # ``extra`` formatted, with its leading comma: ready to render
 
 
-# Push values are kept packed: ten doubles (NaN for absent; JSON cannot carry NaN) and the
-# label strings, in one bytes object. 50k active streams' PushInfo objects and their floats
-# cost ~25 MB; packed they cost a third of that.
-_PUSH_NUMBERS = tuple(attr for _, attr in PUSH_VALUES)
-_PUSH_TEXTS = (
-    "video_codec",
-    "audio_codec",
-    "resolution",
-    "audio_sample_rate",
-    "client_ip",
-    "server_ip",
-)
-_PUSH_STRUCT = struct.Struct(f"<{len(_PUSH_NUMBERS)}d")
-_NAN = float("nan")
-
-
-def pack_push(info: PushInfo) -> bytes:
-    numbers = (getattr(info, n) for n in _PUSH_NUMBERS)
-    packed = _PUSH_STRUCT.pack(*(_NAN if v is None else v for v in numbers))
-    # NUL separates the strings; one inside an API string could only be garbage anyway.
-    texts = "\0".join(getattr(info, n).replace("\0", "") for n in _PUSH_TEXTS)
-    return packed + texts.encode()
-
-
-def _push_fields(push: bytes) -> tuple[tuple[float, ...], list[str]]:
-    """The numbers (in PUSH_VALUES order; NaN when absent) and the strings of packed values."""
-    return _PUSH_STRUCT.unpack_from(push), push[_PUSH_STRUCT.size :].decode().split("\0")
-
-
-def unpack_push(data: bytes) -> PushInfo:
-    numbers, texts = _push_fields(data)
-    fields: dict[str, Any] = dict(zip(_PUSH_TEXTS, texts, strict=True))
-    for name, value in zip(_PUSH_NUMBERS, numbers, strict=True):
-        fields[name] = None if math.isnan(value) else value
-    return PushInfo(**fields)
-
-
 class Exposition:
     """Cached text of the per-stream families, plus the registry for everything else."""
 
     def __init__(
         self,
         registry: CollectorRegistry,
-        read_status: StatusReader,
         extra: Callable[[], str] | None = None,
+        dirty: threading.Event | None = None,
     ) -> None:
+        """Lock order: the exposition's lock is a leaf; it never calls out while holding it.
+        Statuses are not read from the store here: the renderer passes a reader to ``flush``.
+        ``dirty`` is set whenever a bucket needs rendering (the renderer waits on it)."""
         self._registry = registry
-        self._read = read_status
         self._extra = extra
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -313,7 +92,7 @@ class Exposition:
         self._starts: list[StreamKey] = []
         self._buckets: list[_Bucket] = []
         self._dirty: set[int] = set()  # id() of dirty buckets
-        self._dirty_event = threading.Event()
+        self._dirty_event = dirty if dirty is not None else threading.Event()
 
     # -- membership and changes (any thread) -----------------------------------------------
 
@@ -403,11 +182,18 @@ class Exposition:
                 self._starts[i] = bucket.keys[0]
                 self._mark(bucket)
 
-    def stream_changed(self, key: StreamKey) -> None:
-        """The store's listener: cheap, only marks the stream's bucket for re-rendering."""
+    def mark(self, keys: Iterable[StreamKey]) -> None:
+        """Mark the buckets of streams whose status changed for re-rendering (cheap)."""
         with self._lock:
-            if key in self._meta:
-                self._mark(self._buckets[self._bucket_index(key)])
+            meta, buckets, index = self._meta, self._buckets, self._bucket_index
+            for key in keys:
+                if key in meta:
+                    self._mark(buckets[index(key)])
+
+    def mark_all(self) -> None:
+        with self._lock:
+            for bucket in self._buckets:
+                self._mark(bucket)
 
     def set_push(self, updates: Mapping[StreamKey, PushInfo | None]) -> None:
         with self._lock:
@@ -447,8 +233,9 @@ class Exposition:
 
     # -- rendering -------------------------------------------------------------------------
 
-    def flush(self, blocking: bool = True) -> int:
-        """Re-render the dirty buckets; returns how many. Scrapes never wait for this."""
+    def flush(self, read: StatusReader, blocking: bool = True) -> int:
+        """Re-render the dirty buckets with statuses from ``read``; returns how many. Scrapes
+        never wait for this."""
         if not self._flush_lock.acquire(blocking=blocking):
             return 0
         try:
@@ -457,7 +244,6 @@ class Exposition:
                     return 0
                 todo = [b for b in self._buckets if id(b) in self._dirty]
                 self._dirty.clear()
-                self._dirty_event.clear()
             keep_text = len(self) <= KEEP_TEXT_STREAMS
             done = 0
             for bucket in todo:
@@ -469,7 +255,7 @@ class Exposition:
                     push = {k: p for k in keys if (p := self._push.get(k)) is not None}
                 if not keys:
                     continue
-                text = self._render_bucket(keys, metas, push)
+                text = self._render_bucket(keys, metas, push, read)
                 packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
@@ -479,10 +265,14 @@ class Exposition:
         finally:
             self._flush_lock.release()
 
+    @staticmethod
     def _render_bucket(
-        self, keys: list[StreamKey], metas: list[_StreamMeta], push: Mapping[StreamKey, bytes]
+        keys: list[StreamKey],
+        metas: list[_StreamMeta],
+        push: Mapping[StreamKey, bytes],
+        read: StatusReader,
     ) -> dict[str, bytes]:
-        statuses = self._read(keys)
+        statuses = read(keys)
         lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
         # A bucket's streams nearly all share account, domain and app: escape those once.
         prefixes: dict[tuple[str, str, str], str] = {}
@@ -496,16 +286,8 @@ class Exposition:
                     (("account", key.account), ("domain", key.domain), ("app", key.app))
                 )
             labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
-            _render_into(lines, labels, status, meta.down_after, push.get(key))
+            render_stream(lines, labels, status, meta.down_after, push.get(key))
         return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
-
-    def wait_dirty(self, timeout: float) -> bool:
-        return self._dirty_event.wait(timeout)
-
-    def render(self, openmetrics: bool = False) -> bytes:
-        """The whole exposition in one piece, changes flushed first (tests, tools)."""
-        self.flush()
-        return b"".join(self.render_chunks(openmetrics=openmetrics, compressed=False))
 
     def render_chunks(self, openmetrics: bool = False, compressed: bool = False) -> list[bytes]:
         """The exposition as a list of byte chunks to send in order.

@@ -1,0 +1,94 @@
+"""The callback sink: applies authenticated CSS callbacks to the running exporter.
+
+It holds no state of its own: a request takes one runtime snapshot (keys, targets, validity),
+starts tracking a pushed stream through membership (the owner of what is tracked) and applies
+the event through the state store (the owner of states).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from exporter.callbacks.model import OK_BODY, CallbackEvent, EventType, Rejection
+from exporter.callbacks.validate import parse_callback
+from exporter.metrics import ExporterMetrics
+from exporter.model import Observation, Source, StreamKey, StreamState
+from exporter.runtime.membership import Membership
+from exporter.runtime.snapshot import Runtime
+from exporter.state import Outcome, StateStore
+
+log = logging.getLogger(__name__)
+
+_EVENTS = {
+    EventType.PUSH: "push",
+    EventType.INTERRUPT: "interrupt",
+    EventType.PUSH_ERROR: "push_error",
+}
+
+
+class CallbackSink:
+    def __init__(
+        self,
+        store: StateStore,
+        membership: Membership,
+        metrics: ExporterMetrics,
+        wall: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._membership = membership
+        self._metrics = metrics
+        self._wall = wall
+
+    def handle(
+        self, runtime: Runtime, body: bytes, content_type: str | None, now: float | None = None
+    ) -> tuple[int, bytes]:
+        """One CSS callback request: (HTTP status, body). Never raises, never blocks on I/O."""
+        wall = self._wall() if now is None else now
+        parsed = parse_callback(
+            body,
+            content_type=content_type,
+            keys_for=runtime.keys_for,
+            now=wall,
+            max_age=runtime.callback_max_age,
+        )
+        if isinstance(parsed, Rejection):
+            self.rejected(parsed)
+            log.debug("callback rejected: %s: %s", parsed.reason, parsed.message)
+            return parsed.status, f"{parsed.reason}: {parsed.message}\n".encode()
+        result = self._apply(runtime, parsed, wall)
+        self._metrics.callback_requests.labels(result).inc()
+        return 200, OK_BODY
+
+    def rejected(self, rejection: Rejection) -> None:
+        """A callback refused (also before its body was read: a bad Content-Length)."""
+        self._metrics.callback_requests.labels(rejection.reason).inc()
+
+    def _count(self, account: str, event: CallbackEvent, now: float) -> None:
+        self._metrics.callback_events.labels(account, _EVENTS[event.event]).inc()
+        self._metrics.callback_last_event.labels(account).set(now)
+
+    def _apply(self, runtime: Runtime, event: CallbackEvent, now: float) -> str:
+        result = "unknown_stream"
+        for t in runtime.targets_for(event.domain, event.app):
+            key = StreamKey(t.account, t.domain, t.app, event.stream)
+            if key not in self._store:
+                if not (t.discovers and event.event is EventType.PUSH):
+                    continue
+                added, _ = self._membership.discover(t.name, [event.stream], now)
+                if not added and key not in self._store:
+                    continue  # the target's max_streams is reached
+            if event.event is EventType.PUSH_ERROR:
+                self._count(t.account, event, now)
+                result = "accepted"
+                continue
+            state = StreamState.ACTIVE if event.event is EventType.PUSH else StreamState.INACTIVE
+            # CSS's clock and ours differ a little: an event is never in our future.
+            at = min(event.event_time, now)
+            outcome = self._store.apply(
+                Observation(key, at, Source.CALLBACK, state=state, sequence=event.sequence), now
+            )
+            if outcome is Outcome.APPLIED:
+                self._count(t.account, event, now)
+            result = "accepted" if outcome is Outcome.APPLIED else outcome.value
+        return result

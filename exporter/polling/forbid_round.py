@@ -1,0 +1,79 @@
+"""A forbid round: the account's DescribeLiveForbidStreamList, applied to its list targets.
+
+The online list does not tell an offline stream from a banned one, so list-mode targets learn
+about bans here (state-mode targets get ``forbid`` from the state API itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from exporter import cssapi, rounds
+from exporter.client import Page
+from exporter.model import ApiError, StreamState, Verdict
+from exporter.model import Source as S
+from exporter.polling.context import Context
+from exporter.polling.dispatch import AccountLanes
+from exporter.polling.lanes import Job
+from exporter.polling.pager import MORE, Pager
+from exporter.runtime.plan import TargetSpec
+
+# The documented maximum PageSize (cloud.tencent.com/document/api/267/33187: 1-100).
+FORBID_PAGE_SIZE = 100
+
+
+class ForbidRound:
+    action = cssapi.FORBID_LIST
+
+    def __init__(self, ctx: Context, account: str, targets: tuple[TargetSpec, ...]) -> None:
+        self.ctx = ctx
+        self.account = account
+        self.targets = targets  # the account's targets when the round was due
+        self.ident: Hashable = ("f", account)
+        self.target: str | None = None
+        self._items: list[tuple[str, str, str]] = []
+        self._started: float | None = None
+        self._pager = Pager(self.action, self._fetch, self._consume)
+
+    def _fetch(self, acc: AccountLanes, number: int) -> Page | ApiError:
+        return acc.client.forbid_page(number, FORBID_PAGE_SIZE)
+
+    def _consume(self, page: Page) -> None:
+        self._items.extend(page.items)
+
+    def run(self) -> Job | None:
+        ctx = self.ctx
+        acc = ctx.account(self.account)
+        if acc is None:
+            return None
+        if self._started is None:
+            self._started = ctx.wall()
+        outcome = self._pager.step(ctx, acc)
+        if outcome == MORE:
+            return self
+        if isinstance(outcome, ApiError):
+            acc.guard.forbid_answered(outcome)
+            return None
+        acc.guard.forbid_answered(None)
+        now = ctx.wall()
+        for t in self.targets:
+            if ctx.progress.mode(t.name) != "online_list":
+                continue
+            view = ctx.membership.view(t.name)
+            if view is None:
+                continue
+            banned = rounds.forbidden_in(self._items, t.domain, t.app)
+            ctx.store.apply_bulk(
+                (k for k in view.keys if k.stream in banned),
+                Verdict(StreamState.FORBID, self._started, S.FORBID_LIST),
+                now,
+            )
+            ctx.store.apply_bulk(
+                (k for k in view.keys if k.stream not in banned),
+                Verdict(StreamState.INACTIVE, self._started, S.FORBID_LIST),
+                now,
+            )
+        return None
+
+    def not_sent(self, reason: str) -> None:
+        return None

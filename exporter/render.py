@@ -1,0 +1,64 @@
+"""The renderer: takes what changed from the state store and re-renders it in the exposition.
+
+The store and the exposition do not know each other: the store records which streams changed,
+the exposition which buckets need rendering, and both set the renderer's wake-up event. The
+render thread is the only caller of ``sync`` but for reloads and tests, which call it to see
+their changes at once (the exposition's flush lock serialises them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from exporter import malloc
+from exporter.exposition import Exposition
+from exporter.state import StateStore
+
+log = logging.getLogger(__name__)
+
+# Let a burst of changes (a list round) settle into one render.
+SETTLE_SECONDS = 0.05
+IDLE_WAKE_SECONDS = 0.5
+
+
+class Renderer:
+    def __init__(self, store: StateStore, exposition: Exposition, wake: threading.Event) -> None:
+        self._store = store
+        self._exposition = exposition
+        self._wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sync(self) -> int:
+        """Render every change made so far; returns how many buckets were rendered."""
+        changes = self._store.take_changes()
+        if changes is None:
+            self._exposition.mark_all()
+        else:
+            self._exposition.mark(changes)
+        return self._exposition.flush(self._store.get_many)
+
+    def _loop(self) -> None:
+        trim = malloc.Trimmer()
+        while not self._stop.is_set():
+            if not self._wake.wait(IDLE_WAKE_SECONDS):
+                continue
+            self._wake.clear()  # before the work: a change made meanwhile wakes us again
+            self._stop.wait(SETTLE_SECONDS)
+            try:
+                self.sync()
+            except Exception:  # one bad render must not freeze /metrics for good
+                log.exception("rendering the exposition failed; retrying on the next change")
+            trim()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="render", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

@@ -1,0 +1,79 @@
+"""The runtime snapshot: what one loaded config means while it runs, immutable.
+
+Built beside the running snapshot on reload and swapped in with one assignment, as
+blackbox_exporter's SafeConfig does. A reader (a callback, the status page, a poll job) takes one
+reference and keeps it for what it is doing, so it never sees half of a reload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from exporter.config import Config
+from exporter.runtime.plan import AccountSpec, Plan, TargetSpec, plan
+from exporter.sharding import Shard
+
+
+@dataclass(frozen=True)
+class Runtime:
+    accounts: Mapping[str, AccountSpec]
+    targets: tuple[TargetSpec, ...]
+    callback_path: str | None
+    callback_max_age: float
+    # Push domain -> the callback keys of every account with a target on it.
+    callback_keys: Mapping[str, tuple[str, ...]]
+    # Every value that must never appear in a log line (keys, tokens, callback keys).
+    secrets: frozenset[str]
+    shard: Shard = field(default_factory=Shard)
+    generation: int = 0
+    by_name: Mapping[str, TargetSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", MappingProxyType({t.name: t for t in self.targets}))
+
+    def target(self, name: str) -> TargetSpec | None:
+        return self.by_name.get(name)
+
+    def targets_for(self, domain: str, app: str) -> tuple[TargetSpec, ...]:
+        """The targets a callback for ``domain``/``app`` concerns."""
+        return tuple(t for t in self.targets if t.domain == domain and t.app == app)
+
+    def keys_for(self, domain: str) -> tuple[str, ...]:
+        return self.callback_keys.get(domain, ())
+
+
+def build(config: Config, shard: Shard | None = None, generation: int = 0) -> tuple[Runtime, Plan]:
+    """The runtime for ``config``, and the plan it came from (its stream specs are read once)."""
+    shard = shard or Shard()
+    p = plan(config, shard)
+    domains: dict[str, set[str]] = {}
+    for t in config.targets:
+        domains.setdefault(t.domain, set()).add(t.account or config.accounts[0].name)
+    keys = {
+        domain: tuple(
+            key.get_secret_value()
+            for a in config.accounts
+            if a.name in accounts
+            for key in a.callback_keys
+        )
+        for domain, accounts in domains.items()
+    }
+    secrets = frozenset(
+        s.get_secret_value()
+        for a in config.accounts
+        for s in (a.credentials.secret_key, a.credentials.token, *a.callback_keys)
+        if s is not None
+    )
+    runtime = Runtime(
+        accounts=MappingProxyType({a.name: a for a in p.accounts}),
+        targets=p.targets,
+        callback_path=config.callbacks.path,
+        callback_max_age=config.callbacks.max_age,
+        callback_keys=MappingProxyType(keys),
+        secrets=secrets,
+        shard=shard,
+        generation=generation,
+    )
+    return runtime, p

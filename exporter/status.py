@@ -1,0 +1,98 @@
+"""The status page's data: one immutable snapshot gathered from the owners, for the renderer."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+from exporter import __version__, logs
+from exporter.exposition import Exposition
+from exporter.model import ApiError
+from exporter.polling.engine import Poller
+from exporter.state import StateStore
+from exporter.statuspage import ApiErrorRow, BudgetRow, StatusSnapshot, StreamRow, TargetRow
+
+RECENT_ERRORS = 50
+
+
+class RecentErrors:
+    """The last API errors, newest first (the owner of that list)."""
+
+    def __init__(self, size: int = RECENT_ERRORS) -> None:
+        self._lock = threading.Lock()
+        self._rows: collections.deque[ApiErrorRow] = collections.deque(maxlen=size)
+
+    def add(self, account: str, action: str, error: ApiError) -> None:
+        row = ApiErrorRow(
+            time.time(), account, action, error.code, logs.redact(error.message), error.request_id
+        )
+        with self._lock:
+            self._rows.appendleft(row)
+
+    def rows(self) -> list[ApiErrorRow]:
+        with self._lock:
+            return list(self._rows)
+
+
+def stream_rows(store: StateStore, exposition: Exposition) -> list[StreamRow]:
+    rows = []
+    for key, status in store.snapshot().items():
+        error = None
+        if status.last_error_code is not None:
+            error = f"{status.last_error_code}: {logs.redact(status.last_error_message or '')}"
+        rows.append(
+            StreamRow(
+                key.account,
+                key.domain,
+                key.app,
+                key.stream,
+                exposition.extra_labels(key),
+                status.state.value,
+                status.last_change,
+                status.change_source,
+                error,
+                status.last_error_time,
+            )
+        )
+    return rows
+
+
+def snapshot(
+    store: StateStore,
+    exposition: Exposition,
+    poller: Poller,
+    errors: RecentErrors,
+    started: float,
+    reload_ok: bool,
+    last_reload: float | None,
+) -> StatusSnapshot:
+    budgets = [
+        BudgetRow(name, action, lane.limiter.max_rate, lane.limiter.rate, acc.guard.backoff.delay)
+        for name, acc in poller.dispatcher.accounts.items()
+        for action, lane in acc.lanes.items()
+    ]
+    counts = poller.ctx.membership.counts
+    targets = [
+        TargetRow(
+            p.spec.account,
+            p.spec.name,
+            p.mode,
+            counts(p.spec.name)[0],
+            p.interval,
+            p.last_success,
+        )
+        for p in poller.progress.snapshot().values()
+    ]
+    return StatusSnapshot(
+        version=__version__,
+        now=time.time(),
+        started=started,
+        ready=poller.ready(),
+        streams=stream_rows(store, exposition),
+        errors=errors.rows(),
+        budgets=budgets,
+        targets=targets,
+        reload_ok=reload_ok,
+        last_reload=last_reload,
+    )
