@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from exporter.exposition import Exposition
 from exporter.metrics import ExporterMetrics
 from exporter.model import ALL_STATES, Source, StreamKey, StreamState, Verdict
+from exporter.render import Renderer
 from exporter.state import Policy, StateStore
 from exporter.web import WebServer
 from tests.fakes import FakeBackend
@@ -85,10 +86,10 @@ def curl_time(url: str, gzip: bool) -> tuple[float, int]:
 
 def run(size: int, scrapes: int, period: float) -> dict[str, float]:
     metrics = ExporterMetrics()
-    holder: list[StateStore] = []
-    expo = Exposition(metrics.registry, lambda keys: holder[0].get_many(keys))
-    store = StateStore(listener=expo.stream_changed)
-    holder.append(store)
+    wake = threading.Event()
+    expo = Exposition(metrics.registry, dirty=wake)
+    store = StateStore(changed=wake)
+    renderer = Renderer(store, expo, wake)
     keys = [
         StreamKey("main", f"push-{i % 10}.example.com", "live", f"stream-{i:06d}")
         for i in range(size)
@@ -106,7 +107,7 @@ def run(size: int, scrapes: int, period: float) -> dict[str, float]:
         Verdict(StreamState.INACTIVE, now, Source.ONLINE_LIST),
         now,
     )
-    expo.flush()
+    renderer.sync()
 
     stop = threading.Event()
     rounds = [0]
@@ -130,18 +131,10 @@ def run(size: int, scrapes: int, period: float) -> dict[str, float]:
             rounds[0] += 1
             stop.wait(period)
 
-    def render() -> None:
-        while not stop.is_set():
-            if expo.wait_dirty(0.5):
-                stop.wait(0.05)
-                expo.flush()
-
     web = WebServer("127.0.0.1:0", Backend(expo))
     web.start()
-    threads = [
-        threading.Thread(target=poll, daemon=True),
-        threading.Thread(target=render, daemon=True),
-    ]
+    renderer.start()  # the exporter's own render thread
+    threads = [threading.Thread(target=poll, daemon=True)]
     for t in threads:
         t.start()
     url = f"http://127.0.0.1:{web.port}/metrics"
@@ -151,6 +144,7 @@ def run(size: int, scrapes: int, period: float) -> dict[str, float]:
         packed = [curl_time(url, True) for _ in range(scrapes)]
     finally:
         stop.set()
+        renderer.stop()
         web.stop()
     naive_registry = CollectorRegistry()
     naive_registry.register(NaiveCollector(store))
