@@ -65,6 +65,30 @@ class _StreamMeta:
     suffix: str  # ``extra`` formatted, with its leading comma: ready to render
 
 
+def _render_bucket(
+    keys: list[StreamKey],
+    metas: list[_StreamMeta],
+    push: Mapping[StreamKey, bytes],
+    read: StatusReader,
+) -> dict[str, bytes]:
+    statuses = read(keys)
+    lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
+    # A bucket's streams nearly all share account, domain and app: escape those once.
+    prefixes: dict[tuple[str, str, str], str] = {}
+    for key, meta, status in zip(keys, metas, statuses, strict=True):
+        if status is None:
+            continue
+        where = (key.account, key.domain, key.app)
+        prefix = prefixes.get(where)
+        if prefix is None:
+            prefix = prefixes[where] = format_labels(
+                (("account", key.account), ("domain", key.domain), ("app", key.app))
+            )
+        labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
+        render_stream(lines, labels, status, meta.down_after, push.get(key))
+    return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
+
+
 class Exposition:
     """Cached text of the per-stream families, plus the registry for everything else."""
 
@@ -255,7 +279,7 @@ class Exposition:
                     push = {k: p for k in keys if (p := self._push.get(k)) is not None}
                 if not keys:
                     continue
-                text = self._render_bucket(keys, metas, push, read)
+                text = _render_bucket(keys, metas, push, read)
                 packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
@@ -264,30 +288,6 @@ class Exposition:
             return done
         finally:
             self._flush_lock.release()
-
-    @staticmethod
-    def _render_bucket(
-        keys: list[StreamKey],
-        metas: list[_StreamMeta],
-        push: Mapping[StreamKey, bytes],
-        read: StatusReader,
-    ) -> dict[str, bytes]:
-        statuses = read(keys)
-        lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
-        # A bucket's streams nearly all share account, domain and app: escape those once.
-        prefixes: dict[tuple[str, str, str], str] = {}
-        for key, meta, status in zip(keys, metas, statuses, strict=True):
-            if status is None:
-                continue
-            where = (key.account, key.domain, key.app)
-            prefix = prefixes.get(where)
-            if prefix is None:
-                prefix = prefixes[where] = format_labels(
-                    (("account", key.account), ("domain", key.domain), ("app", key.app))
-                )
-            labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
-            render_stream(lines, labels, status, meta.down_after, push.get(key))
-        return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
 
     def render_chunks(self, openmetrics: bool = False, compressed: bool = False) -> list[bytes]:
         """The exposition as a list of byte chunks to send in order.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,8 +134,8 @@ def format_labels(pairs: LabelPairs) -> str:
     return ",".join(f'{name}="{escape_label_value(value)}"' for name, value in pairs)
 
 
-def _value(v: float) -> str:
-    return floatToGoString(v)
+# prometheus_client's own float formatting (untyped there), so values read as the registry's do.
+_value: Callable[[float], str] = floatToGoString
 
 
 # The state set's four values for each state, in ALL_STATES order.
