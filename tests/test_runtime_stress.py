@@ -174,7 +174,7 @@ def test_reloads_callbacks_discovery_and_scrapes_at_once_keep_every_invariant() 
         # Quiet: every callback the world caused has been delivered (or given up on).
         wait_until(
             lambda: sum(sim.callback_counters().values()) == len(changes),
-            30,
+            120,
             "the simulator's callbacks",
         )
         assert sim.callback_counters().get("dropped", 0) == 0
