@@ -96,3 +96,38 @@ def test_unknown_flag_exits_2() -> None:
     res = run("--no-such-flag")
     assert res.returncode == 2
     assert "unrecognized arguments: --no-such-flag" in res.stderr
+
+
+def test_bad_web_server_flags_are_one_line_each() -> None:
+    for args, message in (
+        (("--web.read-timeout", "soon"), "invalid duration 'soon' (e.g. 10s, 1m)"),
+        (("--web.idle-timeout", "0s"), "must be above 0, got '0s'"),
+        (("--web.max-connections", "0"), "must be at least 1, got '0'"),
+        (("--web.handler-threads", "many"), "invalid number 'many'"),
+    ):
+        res = run("--demo", *args)
+        assert res.returncode == 2, args
+        assert res.stderr.strip().splitlines()[-1].endswith(message), res.stderr
+        assert "Traceback" not in res.stderr
+    res = run("--demo", "--web.read-header-timeout", "1m", "--web.read-timeout", "10s")
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        "tencent-live-exporter: --web.read-timeout: must not be below --web.read-header-timeout"
+    )
+
+
+def test_web_server_flags_are_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    res = run("--help")
+    for flag in (
+        "--web.enable-lifecycle",
+        "--web.max-connections",
+        "--web.read-header-timeout",
+        "--web.read-timeout",
+        "--web.write-timeout",
+        "--web.idle-timeout",
+        "--web.handler-threads",
+        "--web.max-header-bytes",
+    ):
+        assert flag in res.stdout
+        assert f"| `{flag}` |" in readme, flag

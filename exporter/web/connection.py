@@ -38,6 +38,8 @@ PLAIN_HTTP_TO_TLS = (
 # Answers are handed to the transport in slices of this size, each once the last has drained.
 WRITE_SLICE = 64 * 1024
 _READ_SIZE = 64 * 1024
+# What a closing connection reads and drops, at most, before giving up on a clean close.
+LINGER_BYTES = 256 * 1024
 
 
 class Closed(Exception):
@@ -81,6 +83,7 @@ class Connection(asyncio.BufferedProtocol):
         self._in_bio = ssl.MemoryBIO()
         self._out_bio = ssl.MemoryBIO()
         self._first_byte_seen = ssl_context is None
+        self._lingered = 0
 
     # -- asyncio callbacks -----------------------------------------------------------------
 
@@ -104,7 +107,12 @@ class Connection(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self.last_progress = self.loop.time()
         if self.state == "linger":
-            return  # dropped: the answer has been sent, the rest of the request is not wanted
+            # Dropped: the answer has been sent, the rest of the request is not wanted. A client
+            # that keeps sending is not waited for (the linger is for the answer's sake only).
+            self._lingered += nbytes
+            if self._lingered > LINGER_BYTES:
+                self.expire_now("")
+            return
         data = bytes(self._scratch[:nbytes])
         if self._tls is not None:
             self._tls_received(data)

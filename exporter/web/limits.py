@@ -45,8 +45,11 @@ class Limits:
     # Threads per kind of request (scrapes and health checks; the status page; CSS callbacks):
     # each kind has its own, so that a flood of one cannot starve another.
     handler_threads: int = 4
-    # Requests of one kind waiting for a thread; more are answered 503 at once.
-    handler_queue: int = 64
+    # Requests of one kind waiting for a thread; more are answered 503 at once. Each connection
+    # has at most one request in flight, so the connection cap bounds the queue anyway: waiting
+    # is cheap (a request head, a body of at most 64 KiB) and a flood of requests of one kind
+    # then delays a real scraper of that kind by the queue's length instead of refusing it.
+    handler_queue: int = 1024
     # bcrypt checks waiting for the one bcrypt thread; more are answered 503 at once.
     bcrypt_queue: int = 16
     # After an answer to a request whose body was not read: how long the rest is read and
