@@ -6,6 +6,9 @@ same names without depending on exporter internals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 SERVICE = "live"
 API_VERSION = "2018-08-01"
 DEFAULT_ENDPOINT = "live.tencentcloudapi.com"
@@ -17,14 +20,92 @@ FORBID_LIST = "DescribeLiveForbidStreamList"
 
 ACTIONS: tuple[str, ...] = (STATE, ONLINE_LIST, PUSH_INFO_LIST, FORBID_LIST)
 
-# Documented per-account limits in requests per second. Where the China and international
-# sites disagree the stricter figure is used (see shared/docs/css-api-facts.md).
-DOCUMENTED_LIMITS: dict[str, int] = {
-    STATE: 300,
-    ONLINE_LIST: 80,
-    PUSH_INFO_LIST: 30,
-    FORBID_LIST: 100,
-}
+INTL_ENDPOINT = "live.intl.tencentcloudapi.com"
+
+CHINA = "china"
+INTL = "intl"
+STRICT = "strict"  # site not known: the stricter of the two sites' facts
+SITES: tuple[str, ...] = (CHINA, INTL)
+
+
+@dataclass(frozen=True)
+class SiteFacts:
+    """What one Tencent Cloud site documents for the actions in use.
+
+    ``limits``: per-account requests per second. ``page_sizes``: the PageSize range, inclusive.
+    ``forbid_list``: whether the site's SDKs still have DescribeLiveForbidStreamList.
+    """
+
+    name: str
+    limits: Mapping[str, int]
+    page_sizes: Mapping[str, tuple[int, int]]
+    forbid_list: bool
+
+
+# The China site (cloud.tencent.com/document/api/267/...): DescribeLiveStreamState 300/s
+# (267/20474), DescribeLiveStreamOnlineList 80/s with PageSize 10..300000 and the advice to take
+# all online streams in one page once a minute (267/20472; tccli api.json 3.1.155.1
+# DescribeLiveStreamOnlineListRequest.PageSize), DescribeLiveStreamPushInfoList 30/s with
+# PageSize 1..100000 and PageNum 1..10000 (267/20473; api.json), DescribeLiveForbidStreamList
+# 2/s with PageSize 1..100 (267/33187), deleted from the China SDKs on 2025-11-28 (Go SDK
+# SERVICE_CHANGELOG v1.3.4; absent from tccli api.json 3.1.155.1 and from
+# tencentcloud-sdk-python-live 3.1.195).
+CHINA_FACTS = SiteFacts(
+    CHINA,
+    limits={STATE: 300, ONLINE_LIST: 80, PUSH_INFO_LIST: 30, FORBID_LIST: 2},
+    page_sizes={ONLINE_LIST: (10, 300_000), PUSH_INFO_LIST: (1, 100_000), FORBID_LIST: (1, 100)},
+    forbid_list=False,
+)
+# The international site (tencentcloud.com/document/api/267/...): State 300/s (30799, one 2019
+# page says 500), OnlineList 100/s with PageSize 10..100 (30798), PushInfoList 500/s with PageSize
+# up to 1000 (30800), ForbidStreamList 100/s with PageSize 1..100 (30801, 2023 edition; a 2019
+# edition said 500), still in tencentcloud-sdk-go-intl-en.
+INTL_FACTS = SiteFacts(
+    INTL,
+    limits={STATE: 300, ONLINE_LIST: 100, PUSH_INFO_LIST: 500, FORBID_LIST: 100},
+    page_sizes={ONLINE_LIST: (10, 100), PUSH_INFO_LIST: (1, 1000), FORBID_LIST: (1, 100)},
+    forbid_list=True,
+)
+
+
+def _stricter(a: SiteFacts, b: SiteFacts) -> SiteFacts:
+    pages = {
+        action: (
+            max(a.page_sizes[action][0], b.page_sizes[action][0]),
+            min(a.page_sizes[action][1], b.page_sizes[action][1]),
+        )
+        for action in a.page_sizes
+    }
+    limits = {action: min(a.limits[action], b.limits[action]) for action in a.limits}
+    return SiteFacts(STRICT, limits, pages, a.forbid_list and b.forbid_list)
+
+
+STRICT_FACTS = _stricter(CHINA_FACTS, INTL_FACTS)
+SITE_FACTS: dict[str, SiteFacts] = {CHINA: CHINA_FACTS, INTL: INTL_FACTS, STRICT: STRICT_FACTS}
+
+# The stricter site's limits: what an account of unknown site may count on.
+DOCUMENTED_LIMITS: dict[str, int] = dict(STRICT_FACTS.limits)
+
+# China: one list page per round for typical fleets, as Tencent advises (the online list "suits
+# fewer than 20,000 streams", 267/20472); larger fleets page at this size.
+CHINA_LIST_PAGE_SIZE = 20_000
+
+
+def site_of(endpoint_host: str, site: str | None = None) -> str:
+    """The site an account is on: as configured, intl for the international endpoint, else
+    unknown (the stricter facts apply)."""
+    if site is not None:
+        return site
+    host = endpoint_host.rsplit(":", 1)[0] if endpoint_host.count(":") == 1 else endpoint_host
+    return INTL if host == INTL_ENDPOINT else STRICT
+
+
+def default_list_page_size(site: str) -> int:
+    """DescribeLiveStreamOnlineList PageSize when a target does not set one."""
+    if site == CHINA:
+        return CHINA_LIST_PAGE_SIZE
+    return SITE_FACTS[site].page_sizes[ONLINE_LIST][1]
+
 
 # Values DescribeLiveStreamState answers.
 STREAM_STATES: tuple[str, ...] = ("active", "inactive", "forbid")

@@ -5,7 +5,7 @@ Nothing here does I/O; the poller feeds it the pages it fetched and applies the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Set
+from collections.abc import Callable, Container, Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from exporter.client import Page
@@ -153,6 +153,38 @@ def forbidden_in(items: Iterable[tuple[str, str, str]], domain: str, app: str) -
         for item_domain, item_app, stream in items
         if item_domain in ("", domain) and item_app in ("", app)
     )
+
+
+@dataclass(frozen=True)
+class Bans:
+    banned: dict[int, set[str]]  # target (by position) -> stream names banned there
+    unsure: list[tuple[int, str]]  # (target, stream): a ban that may be this stream's
+
+
+def assign_bans(
+    items: Iterable[tuple[str, str, str]], targets: Sequence[tuple[str, str, Container[str]]]
+) -> Bans:
+    """Which tracked streams the forbid list's entries ban.
+
+    ``targets`` holds (domain, app, tracked names) per target. Entries may come without
+    DomainName or AppName (the China site's example has neither; the international model says
+    "may return null"): such an entry is applied where exactly one tracked stream matches it,
+    and where several do (the same name on two domains) none is taken as banned: each is
+    ``unsure`` and left to a state poll, which knows.
+    """
+    banned: dict[int, set[str]] = {}
+    unsure: list[tuple[int, str]] = []
+    for domain, app, stream in items:
+        matches = [
+            i
+            for i, (t_domain, t_app, names) in enumerate(targets)
+            if domain in ("", t_domain) and app in ("", t_app) and stream in names
+        ]
+        if len(matches) == 1:
+            banned.setdefault(matches[0], set()).add(stream)
+        else:
+            unsure.extend((i, stream) for i in matches)
+    return Bans(banned, unsure)
 
 
 def expired(last_active: float | None, added: float, now: float, retention: float) -> bool:

@@ -11,7 +11,14 @@ from exporter.exposition import Exposition
 from exporter.model import ApiError
 from exporter.polling.engine import Poller
 from exporter.state import StateStore
-from exporter.statuspage import ApiErrorRow, BudgetRow, StatusSnapshot, StreamRow, TargetRow
+from exporter.statuspage import (
+    AccountRow,
+    ApiErrorRow,
+    BudgetRow,
+    StatusSnapshot,
+    StreamRow,
+    TargetRow,
+)
 
 RECENT_ERRORS = 50
 
@@ -73,6 +80,9 @@ def snapshot(
         for action, lane in acc.lanes.items()
     ]
     counts = poller.ctx.membership.counts
+    accounts = poller.dispatcher.accounts
+    health = {name: acc.guard.health() for name, acc in accounts.items()}
+    denied = {name: dict((d, code) for d, code, _ in h.denied) for name, h in health.items()}
     targets = [
         TargetRow(
             p.spec.account,
@@ -81,8 +91,29 @@ def snapshot(
             counts(p.spec.name)[0],
             p.interval,
             p.last_success,
+            f"{code} on {p.spec.domain}"
+            if (code := denied.get(p.spec.account, {}).get(p.spec.domain))
+            else None,
         )
         for p in poller.progress.snapshot().values()
+    ]
+    account_rows = [
+        AccountRow(
+            name,
+            acc.guard.endpoint,
+            acc.spec.site,
+            h.answered,
+            h.cause,
+            h.last_success,
+            "not yet asked"
+            if h.forbid is None
+            else "available"
+            if h.forbid
+            else f"unavailable: {h.forbid_reason}",
+            tuple((d, code) for d, code, _ in h.denied),
+        )
+        for name, acc in accounts.items()
+        for h in (health[name],)
     ]
     return StatusSnapshot(
         version=__version__,
@@ -95,4 +126,5 @@ def snapshot(
         targets=targets,
         reload_ok=reload_ok,
         last_reload=last_reload,
+        accounts=account_rows,
     )

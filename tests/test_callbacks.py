@@ -292,10 +292,12 @@ def test_keys_are_looked_up_by_the_push_domain() -> None:
 # --- expiry -------------------------------------------------------------------------------------
 
 
-def test_expired_t_is_refused() -> None:
+def test_expired_t_is_acknowledged_not_applied() -> None:
+    # CSS retries any non-200 answer 12 times: an authentic callback that has expired is
+    # answered 200 (and counted as expired), never applied.
     raw = resign(official("official_push.json"))  # t = 1703732078
     result = rejected(parse(raw, now=1703732078.5))
-    assert (result.reason, result.status) == ("expired", 400)
+    assert (result.reason, result.status) == ("expired", 200)
     assert "t=1703732078" in result.message
     assert parse(raw, now=1703732078.0) == PUSH  # t itself is still valid
 
@@ -321,8 +323,10 @@ def test_checks_run_in_order() -> None:
     assert rejected(parse(huge, content_type="text/html")).reason == "too_large"
     assert rejected(parse(b"not json", content_type="text/html")).reason == "bad_content_type"
     assert rejected(parse(b"[]")).reason == "bad_json"
-    unsigned_bad_field = body(event_type=7, sign="0" * 32)
-    assert rejected(parse(unsigned_bad_field)).reason == "bad_field"
+    # An event type the exporter does not handle: refused unless signed, acknowledged if signed.
+    assert rejected(parse(body(event_type=7, sign="0" * 32))).reason == "bad_sign"
+    assert rejected(parse(body(event_type=7))).reason == "unhandled_event"
+    assert rejected(parse(body(event_type="7", sign="0" * 32))).reason == "bad_field"
     expired_unsigned = body(sign="0" * 32)
     assert rejected(parse(expired_unsigned, now=NOW + 10**6)).reason == "bad_sign"
     assert rejected(parse(body(), now=NOW + 10**6)).reason == "expired"
@@ -587,7 +591,8 @@ BAD: dict[str, tuple[str, int, str]] = {
     "missing_event_time.json": ("missing_field", 400, "missing field event_time"),
     "missing_sequence.json": ("missing_field", 400, "missing field sequence"),
     "push_error_missing_domain.json": ("missing_field", 400, "missing field domain"),
-    "event_type_7.json": ("bad_field", 400, "field event_type: want 0, 1 or 321, got 7"),
+    # Authentic but not an event the exporter handles: acknowledged, so that CSS stops retrying.
+    "event_type_7.json": ("unhandled_event", 200, "event_type 7 is not handled"),
     "event_type_string.json": ("bad_field", 400, 'field event_type: want 0, 1 or 321, got "1"'),
     "event_type_bool.json": ("bad_field", 400, "field event_type: want 0, 1 or 321, got true"),
     "event_type_null.json": ("bad_field", 400, "field event_type: want 0, 1 or 321, got null"),
@@ -658,7 +663,7 @@ BAD: dict[str, tuple[str, int, str]] = {
         401,
         "no callback key configured for domain other.example.com",
     ),
-    "expired.json": ("expired", 400, "callback expired: t=1703731609 is 1 s in the past"),
+    "expired.json": ("expired", 200, "callback expired: t=1703731609 is 1 s in the past"),
     "expired_and_wrong_sign.json": ("bad_sign", 401, "sign does not match"),
     "t_far_future.json": ("bad_field", 400, "field t: 1703818011 is 86401 s in the future"),
     "t_far_future_unsigned.json": ("bad_sign", 401, "sign does not match"),

@@ -619,13 +619,13 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
         "page-size-zero",
         ACCOUNT + "targets:\n  - domain: d\n    page_size: 0\n",
         {},
-        ["targets[0].page_size: must be between 1 and 300000, got 0"],
+        ["targets[0].page_size: must be between 10 and 300000, got 0"],
     ),
     (
         "page-size-above-maximum",
         ACCOUNT + "targets:\n  - domain: d\n    page_size: 300001\n",
         {},
-        ["targets[0].page_size: must be between 1 and 300000, got 300001"],
+        ["targets[0].page_size: must be between 10 and 300000, got 300001"],
     ),
     (
         "retention-zero",
@@ -966,7 +966,8 @@ def test_defaults_resolved() -> None:
     assert account.budget("DescribeLiveStreamState") == 75.0
     assert account.budget("DescribeLiveStreamOnlineList") == 20.0
     assert account.budget("DescribeLiveStreamPushInfoList") == 7.5
-    assert account.budget("DescribeLiveForbidStreamList") == 25.0
+    # With no site set, the stricter site's limit: the China site's 2/s.
+    assert account.budget("DescribeLiveForbidStreamList") == 0.5
     assert account.timeout == 5.0
     assert account.max_workers is None
     assert account.callback_keys == []
@@ -987,7 +988,7 @@ def test_defaults_resolved() -> None:
     assert not target.discovers
     assert target.retention == 86400.0
     assert target.max_streams == 20000
-    assert target.page_size == 100
+    assert target.page_size is None  # per the account's site (tests/test_config_sites.py)
     assert target.forbid_check_interval == 600.0
     assert target.push_info is True
     assert target.push_info_ips is False
@@ -1030,7 +1031,7 @@ def test_explicit_values() -> None:
                 discover: true
                 retention: 7d
                 max_streams: 500
-                page_size: 1000
+                page_size: 50
                 forbid_check_interval: 1m
                 push_info: false
                 push_info_ips: true
@@ -1068,7 +1069,7 @@ def test_explicit_values() -> None:
     ]
     assert target.discover is True
     assert target.discovers
-    assert (target.retention, target.max_streams, target.page_size) == (7 * 86400, 500, 1000)
+    assert (target.retention, target.max_streams, target.page_size) == (7 * 86400, 500, 50)
     assert target.forbid_check_interval == 60
     assert (target.push_info, target.push_info_ips, target.down_after) == (False, True, 120)
     assert (config.callbacks.path, config.callbacks.max_age) == ("/hooks/css", 3600)
@@ -1375,8 +1376,8 @@ def test_summarize_matches_and_hides_secrets() -> None:
     assert text == y(
         """
         accounts: 2
-          main: endpoint live.tencentcloudapi.com, credentials explicit (secret_id AKID****abcd, with token), budget 0.25 of each action's limit (75 State req/s), timeout 5s, 1 callback key(s)
-          backup: endpoint http://127.0.0.1:9000, credentials from the SDK default chain, budget 0.5 of each action's limit (50 State req/s), timeout 1s500ms, max_workers 4
+          main: endpoint live.tencentcloudapi.com, site not set (stricter limits), credentials explicit (secret_id AKID****abcd, with token), budget 0.25 of each action's limit (75 State req/s), timeout 5s, 1 callback key(s)
+          backup: endpoint http://127.0.0.1:9000, site not set (stricter limits), credentials from the SDK default chain, budget 0.5 of each action's limit (50 State req/s), timeout 1s500ms, max_workers 4
         targets: 4, streams: 7
           main push.example.com/live: 5 streams, mode auto, every 1m (stale after 3m), labels team=studio, expect_live set on 1
           backup push.example.com/app2: 1 stream, mode state, every 30s (stale after 2m)
@@ -1458,11 +1459,14 @@ def test_example_config_is_valid() -> None:
     first, _, discovering = config.targets
     listed = Target(domain="d", streams=[StreamEntry(name="s")])
     # Written out where the default is derived from other keys: compare what they resolve to.
-    derived = {"stale_after", "round_interval", "discover"}
+    derived = {"stale_after", "round_interval", "discover", "page_size"}
     for field in set(Target.model_fields) - {"account", "domain", "labels", "streams"} - derived:
         assert getattr(first, field) == getattr(listed, field), field
     for prop in ("effective_stale_after", "effective_round_interval", "discovers"):
         assert getattr(first, prop) == getattr(listed, prop), prop
+    from exporter.cssapi import default_list_page_size
+
+    assert first.page_size == default_list_page_size(config.accounts[0].site_name)
     assert discovering.discovers and not discovering.streams
     assert config.callbacks == Config.model_fields["callbacks"].get_default(
         call_default_factory=True

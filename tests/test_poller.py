@@ -53,6 +53,9 @@ class FakeApi:
         self.banned: set[str] = set()
         self.errors: dict[str, list[ApiError]] = {}  # action -> answers to give first
         self.total_pages: int | None = None  # a broken TotalPage
+        self.denied_domains: set[str] = set()  # CAM denies these domains' calls
+        self.forbid_without_place = False  # forbid entries without DomainName/AppName
+        self.domains_banned: dict[str, str] = {}  # stream -> the domain of its ban
         self.calls: Counter[str] = Counter()
         self.log: list[tuple[str, object]] = []
 
@@ -65,12 +68,19 @@ class FakeApi:
         mine = sorted(n for n, s in self.states.items() if s is StreamState.ACTIVE)
         return mine + [f"other-{i:05d}" for i in range(self.others_online)]
 
+    def _denied(self, domain: str) -> ApiError | None:
+        if domain in self.denied_domains:
+            return ApiError("AuthFailure.UnauthorizedOperation", ErrorClass.AUTH, "CAM")
+        return None
+
     def stream_state(self, key: StreamKey) -> StreamState | ApiError:
         self.log.append((cssapi.STATE, key.stream))
-        err = self._error(cssapi.STATE)
+        err = self._error(cssapi.STATE) or self._denied(key.domain)
         if err is not None:
             return err
-        if key.stream in self.banned:
+        if key.stream in self.banned and self.domains_banned.get(key.stream, key.domain) == (
+            key.domain
+        ):
             return StreamState.FORBID
         return self.states.get(key.stream, StreamState.INACTIVE)
 
@@ -81,7 +91,7 @@ class FakeApi:
 
     def online_page(self, domain: str, app: str, page: int, size: int) -> Page | ApiError:
         self.log.append((cssapi.ONLINE_LIST, page))
-        err = self._error(cssapi.ONLINE_LIST)
+        err = self._error(cssapi.ONLINE_LIST) or self._denied(domain)
         if err is not None:
             return err
         return self._page(self._online(), page, size, lambda n: (domain, app, n))
@@ -101,7 +111,13 @@ class FakeApi:
         err = self._error(cssapi.FORBID_LIST)
         if err is not None:
             return err
-        return self._page(sorted(self.banned), page, size, lambda n: (DOMAIN, "live", n))
+
+        def entry(name: str) -> tuple[str, str, str]:
+            if self.forbid_without_place:
+                return ("", "", name)
+            return (self.domains_banned.get(name, DOMAIN), "live", name)
+
+        return self._page(sorted(self.banned), page, size, entry)
 
 
 def config(targets: list[dict[str, Any]], **account: Any) -> Config:
@@ -467,3 +483,148 @@ def test_lanes_run_on_threads_and_stop_within_the_timeout() -> None:
     finally:
         poller.stop(timeout=2.0)
     assert poller.ready()
+
+
+# -- Tencent's answers on real accounts -------------------------------------------------------
+
+
+def list_targets(*domains: str, **extra: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "domain": d,
+            "mode": "online_list",
+            "streams": ["s000", "dup"],
+            "push_info": False,
+            **extra,
+        }
+        for d in domains
+    ]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ActionOffline",
+        "InvalidAction",
+        "UnsupportedOperation",
+        "UnauthorizedOperation",
+        "AuthFailure.UnauthorizedOperation",
+    ],
+)
+def test_a_forbid_list_the_account_cannot_use_is_dropped_without_backing_off(code: str) -> None:
+    from exporter.client import classify
+
+    rig = Rig(config(list_targets(DOMAIN)))
+    rig.api.errors[cssapi.FORBID_LIST] = [ApiError(code, classify(code), "no")]
+    rig.api.banned = {"dup"}
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    guard = rig.poller.guard("a")
+    assert guard is not None
+    assert guard.forbid_supported is False and guard.health().forbid_reason == code
+    assert guard.backoff.delay == 0
+    assert rig.api.calls[cssapi.FORBID_LIST] == 1  # not retried, not asked again
+    rig.advance(600)  # the default forbid_check_interval: the fallback state polls find it
+    assert rig.state("dup") is StreamState.FORBID
+    assert rig.api.calls[cssapi.FORBID_LIST] == 1
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "AuthFailure.SignatureFailure",
+        "AuthFailure.SignatureExpire",
+        "AuthFailure.SecretIdNotFound",
+        "AuthFailure.InvalidSecretId",
+        "AuthFailure.TokenFailure",
+        "AuthFailure.InvalidAuthorization",
+        "ResourceNotFound.StopService",
+    ],
+)
+def test_credential_and_account_errors_back_off_the_whole_account(code: str) -> None:
+    from exporter.client import classify
+
+    rig = Rig(config(list_targets(DOMAIN, "other.example.com")))
+    rig.api.errors[cssapi.ONLINE_LIST] = [ApiError(code, classify(code), "no")]
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    guard = rig.poller.guard("a")
+    assert guard is not None and guard.backoff.delay == 15
+    assert guard.health().denied == ()
+    # The other target's round, queued behind, was not sent either: the whole account waits.
+    other = rig.progress("other.example.com/live")
+    assert dict(other.skipped)["backoff"] == 1
+
+
+@pytest.mark.parametrize("code", ["AuthFailure.UnauthorizedOperation", "UnauthorizedOperation"])
+def test_a_permission_denied_on_one_domain_backs_off_only_that_domain(code: str) -> None:
+    names = ["s000", "dup"]
+    targets = [
+        {"domain": d, "mode": "state", "interval": "10s", "streams": names, "push_info": False}
+        for d in (DOMAIN, "denied.example.com")
+    ]
+    rig = Rig(config(targets))
+    rig.api.states = dict.fromkeys(names, StreamState.ACTIVE)
+    rig.api.denied_domains = {"denied.example.com"}
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    rig.advance(60)
+    guard = rig.poller.guard("a")
+    assert guard is not None
+    assert guard.backoff.delay == 0
+    assert [(d, c) for d, c, _ in guard.health().denied] == [
+        ("denied.example.com", "AuthFailure.UnauthorizedOperation")
+    ]
+    assert guard.domain_delay("denied.example.com") > 0 and guard.domain_delay(DOMAIN) == 0
+    ok = rig.progress(f"{DOMAIN}/live")
+    assert dict(ok.skipped)["backoff"] == 0
+    assert {rig.state(n) for n in names} == {StreamState.ACTIVE}
+    denied = [rig.state(n, "denied.example.com/live") for n in names]
+    assert denied == [StreamState.UNKNOWN, StreamState.UNKNOWN]  # never inactive
+    assert dict(rig.progress("denied.example.com/live").skipped)["backoff"] > 0
+
+
+def test_a_ban_without_domain_is_applied_where_unambiguous_and_confirmed_where_not() -> None:
+    rig = Rig(config(list_targets(DOMAIN, "other.example.com")))
+    rig.api.forbid_without_place = True
+    rig.api.banned = {"s000", "dup"}
+    rig.api.domains_banned = {"dup": "other.example.com"}  # dup is banned on one domain only
+    # s000 is tracked on one domain only: unambiguous.
+    rig.apply(
+        config(
+            [
+                {"domain": DOMAIN, "mode": "online_list", "streams": ["dup"], "push_info": False},
+                {
+                    "domain": "other.example.com",
+                    "mode": "online_list",
+                    "streams": ["s000", "dup"],
+                    "push_info": False,
+                },
+            ]
+        )
+    )
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    assert rig.state("s000", "other.example.com/live") is StreamState.FORBID
+    # "dup" is tracked on both domains: each was asked with a state poll instead.
+    asked = [s for a, s in rig.api.log if a == cssapi.STATE]
+    assert sorted(asked) == ["dup", "dup"]
+    assert rig.state("dup", "other.example.com/live") is StreamState.FORBID
+    assert rig.state("dup") is StreamState.INACTIVE
+
+
+def test_a_throttled_forbid_page_is_retried_at_the_slower_pace() -> None:
+    rig = Rig(config(list_targets(DOMAIN)))
+    rig.api.banned = {f"b{i:03d}" for i in range(450)}  # five pages of 100
+    throttled = ApiError("RequestLimitExceeded", ErrorClass.THROTTLED, "2/s")
+    rig.api.errors[cssapi.FORBID_LIST] = [throttled, throttled]
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    acc = rig.poller.dispatcher.account("a")
+    assert acc is not None
+    limiter = acc.limiter(cssapi.FORBID_LIST)
+    assert limiter.rate < limiter.max_rate
+    pages = [p for a, p in rig.api.log if a == cssapi.FORBID_LIST]
+    assert pages == [1, 1, 1, 2, 3, 4, 5]  # page 1 twice more, then the whole list
+    guard = rig.poller.guard("a")
+    assert guard is not None and guard.forbid_supported is True

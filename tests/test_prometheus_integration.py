@@ -89,6 +89,9 @@ MAY_BE_EMPTY = {
     ),
     "rule StreamStateUnknown": "needs 10 minutes of unknown state; the demo's API keeps answering",
     "rule ApiAuthFailing": "the demo's credentials are valid (no back-off, no AuthFailure)",
+    "rule ApiUnreachable": (
+        "the demo's simulator answers, and the exporter has not run for 5 minutes yet"
+    ),
     "rule ApiErrorsHigh": (
         "the demo fails about 1 DescribeLiveStreamState call in 7, below the 20% threshold "
         "(over the first minute's few calls the ratio may exceed it)"

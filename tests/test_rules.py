@@ -29,6 +29,7 @@ ALERTS = {
     "StreamStateUnknown": "warning",
     "ApiThrottled": "warning",
     "ApiAuthFailing": "critical",
+    "ApiUnreachable": "critical",
     "ApiErrorsHigh": "warning",
     "ExporterPollingBehind": "warning",
     "ExporterDown": "critical",

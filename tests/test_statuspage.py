@@ -117,7 +117,7 @@ def test_empty_snapshot_renders_a_complete_page() -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in page
     parsed = parse(page)
-    assert parsed.tags.count("table") == 4
+    assert parsed.tags.count("table") == 5  # accounts, budgets, targets, streams, errors
     for text in (
         "No streams configured.",
         "No API errors recently.",
@@ -565,3 +565,53 @@ def test_100k_streams_build_html_for_one_page_only(monkeypatch: pytest.MonkeyPat
     assert showing(render_status_page(snapshot, {"page": "300"})).endswith(
         "showing 59,801-60,000 of 100,000"
     )
+
+
+def test_accounts_show_endpoint_cause_forbid_list_and_denied_domains() -> None:
+    from exporter.statuspage import AccountRow, TargetRow
+
+    page = render_status_page(
+        snap(
+            accounts=[
+                AccountRow(
+                    "main",
+                    "https://live.tencentcloudapi.com",
+                    "china",
+                    False,
+                    "ConnectionRefused",
+                    NOW - 400,
+                    "unavailable: ActionOffline",
+                    (("push-b.example.com", "AuthFailure.UnauthorizedOperation"),),
+                ),
+                AccountRow(
+                    "ok",
+                    "https://live.intl.tencentcloudapi.com",
+                    "intl",
+                    True,
+                    None,
+                    NOW - 5,
+                    "available",
+                ),
+            ],
+            targets=[
+                TargetRow(
+                    "main",
+                    "push-b.example.com/live",
+                    "state",
+                    3,
+                    60,
+                    None,
+                    "AuthFailure.UnauthorizedOperation on push-b.example.com",
+                ),
+            ],
+        ),
+        {},
+    )
+    section = page.split('<section id="accounts">', 1)[1].split("</section>", 1)[0]
+    assert "https://live.tencentcloudapi.com" in section
+    assert "not answering: ConnectionRefused" in section
+    assert "unavailable: ActionOffline" in section
+    assert "push-b.example.com: AuthFailure.UnauthorizedOperation" in section
+    assert section.count("class=problem") == 1  # the healthy account is not a problem
+    targets = page.split('<section id="targets">', 1)[1].split("</section>", 1)[0]
+    assert "AuthFailure.UnauthorizedOperation on push-b.example.com" in targets

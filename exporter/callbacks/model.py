@@ -70,7 +70,10 @@ STATUS: dict[str, int] = {
     "missing_field": 400,
     "bad_field": 400,
     "bad_sign": 401,
-    "expired": 400,
+    # Authentic but of no use: answered 200 so that CSS stops retrying (it retries a non-200
+    # answer up to 12 times, a minute apart), and counted.
+    "expired": 200,
+    "unhandled_event": 200,
 }
 REASONS: tuple[str, ...] = tuple(STATUS)
 """Every ``Rejection.reason``, for initialising a counter's label values."""

@@ -54,7 +54,9 @@ class CallbackSink:
         )
         if isinstance(parsed, Rejection):
             self.rejected(parsed)
-            log.debug("callback rejected: %s: %s", parsed.reason, parsed.message)
+            log.debug("callback not applied: %s: %s", parsed.reason, parsed.message)
+            if parsed.status == 200:  # authentic, but expired or not an event we handle
+                return 200, OK_BODY
             return parsed.status, f"{parsed.reason}: {parsed.message}\n".encode()
         result = self._apply(runtime, parsed, wall)
         self._metrics.callback_requests.labels(result).inc()

@@ -125,20 +125,21 @@ def parse_callback(
         return obj
     try:
         event, t, given_sign = _read(obj)
+    except _Unhandled as other:
+        # A recording, snapshot or other notification sent to this URL: authentic ones are
+        # acknowledged (never retried by CSS), forged ones refused like any other.
+        refused = _signature(keys_for, other.domain, other.t, other.sign)
+        if refused is not None:
+            return refused
+        return reject("unhandled_event", f"event_type {other.event_type} is not handled")
     except _Missing as missing:
         return reject("missing_field", f"missing field {missing}")
     except FieldError as bad:
         return reject("bad_field", str(bad))
 
-    keys = tuple(keys_for(event.domain))
-    if not keys:
-        return reject("bad_sign", f"no callback key configured for domain {event.domain}")
-    given = given_sign.encode("utf-8", "surrogatepass")
-    matched = False
-    for key in keys:  # every key, every time: timing never tells which key (or whether any) matched
-        matched |= hmac.compare_digest(sign(key, t).encode("ascii"), given)
-    if not matched:
-        return reject("bad_sign", f"sign does not match a callback key for domain {event.domain}")
+    refused = _signature(keys_for, event.domain, t, given_sign)
+    if refused is not None:
+        return refused
 
     if now > t:
         late = now - t
@@ -156,6 +157,30 @@ def parse_callback(
 
 
 # --- internals --------------------------------------------------------------------------------
+
+
+def _signature(
+    keys_for: Callable[[str], Sequence[str]], domain: str, t: int, given_sign: str
+) -> Rejection | None:
+    """None if ``given_sign`` is MD5(key + t) for one of the domain's keys."""
+    keys = tuple(keys_for(domain))
+    if not keys:
+        return reject("bad_sign", f"no callback key configured for domain {domain}")
+    given = given_sign.encode("utf-8", "surrogatepass")
+    matched = False
+    for key in keys:  # every key, every time: timing never tells which key (or whether any) matched
+        matched |= hmac.compare_digest(sign(key, t).encode("ascii"), given)
+    if not matched:
+        return reject("bad_sign", f"sign does not match a callback key for domain {domain}")
+    return None
+
+
+class _Unhandled(Exception):
+    """An event type the exporter does not handle, with what its signature check needs."""
+
+    def __init__(self, event_type: int, domain: str, t: int, sign: str) -> None:
+        super().__init__(event_type)
+        self.event_type, self.domain, self.t, self.sign = event_type, domain, t, sign
 
 
 class _Missing(Exception):
@@ -215,6 +240,7 @@ def _read(obj: dict[str, Any]) -> tuple[CallbackEvent, int, str]:
     for name in ("t", "sign", "event_type"):
         if name not in obj:
             raise _Missing(name)
+    _unhandled(obj)
     event = _event_type(obj["event_type"])
     names = _REQUIRED_PUSH_ERROR if event is EventType.PUSH_ERROR else _REQUIRED
     found: dict[str, str] = {}
@@ -266,6 +292,25 @@ def _read(obj: dict[str, Any]) -> tuple[CallbackEvent, int, str]:
         t,
         given_sign,
     )
+
+
+def _unhandled(obj: dict[str, Any]) -> None:
+    """Raise _Unhandled for a well-formed body of an event type other than 0, 1 and 321."""
+    value = obj["event_type"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return
+    if value in {e.value for e in EventType}:
+        return
+    name = next((n for n in ("app", "domain") if n in obj), None)
+    if name is None:
+        raise _Missing("app")
+    domain = fields.text(name, obj[name])
+    if not fields.HOSTNAME.fullmatch(domain):
+        raise FieldError(name, f"want a host name, got {show(domain, json=True)}")
+    given_sign = obj["sign"]
+    if not isinstance(given_sign, str):
+        raise FieldError("sign", f"want a string, got {kind(given_sign, json=True)}")
+    raise _Unhandled(value, domain, fields.uint("t", obj["t"]), given_sign)
 
 
 def _event_type(value: Any) -> EventType:

@@ -26,7 +26,7 @@ from exporter.config.fields import (
     invalid,
     not_bool,
 )
-from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS
+from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS, SITE_FACTS, SiteFacts, site_of
 from exporter.durations import format_duration
 from exporter.problems import show
 
@@ -82,6 +82,9 @@ class Account(BaseModel):
     timeout: Duration = 5.0
     max_workers: Annotated[int | None, BeforeValidator(not_bool)] = None
     callback_keys: list[SecretStr] = Field(default_factory=list)
+    # Which Tencent Cloud site the account is on: its limits and page sizes differ. Unset: intl
+    # for the international endpoint, else the stricter of the two sites' facts.
+    site: Literal["china", "intl"] | None = None
 
     @field_validator("name")
     @classmethod
@@ -141,10 +144,23 @@ class Account(BaseModel):
             raise invalid("callback keys must not be empty")
         return value
 
+    @property
+    def site_name(self) -> str:
+        """china, intl, or strict when the site is not known (cssapi.site_of)."""
+        return site_of(self.endpoint_host, self.site)
+
+    @property
+    def site_facts(self) -> SiteFacts:
+        """The limits and page sizes documented for the account's site (cssapi.SITE_FACTS)."""
+        return SITE_FACTS[self.site_name]
+
+    def limit(self, action: str) -> float:
+        """The account's limit for ``action`` in requests/s: api_limits, else its site's."""
+        return self.api_limits.get(action, float(self.site_facts.limits[action]))
+
     def budget(self, action: str) -> float:
         """Requests per second this exporter may spend on ``action`` for this account."""
-        limit = self.api_limits.get(action, float(DOCUMENTED_LIMITS[action]))
-        return limit * self.budget_fraction
+        return self.limit(action) * self.budget_fraction
 
     @field_validator("timeout")
     @classmethod

@@ -13,7 +13,14 @@ from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
-from exporter.config.fields import ACCOUNT_NAME_RE, url_like
+from exporter.config.fields import (
+    ACCOUNT_NAME_RE,
+    ENDPOINT_RE,
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    url_like,
+)
+from exporter.cssapi import DEFAULT_ENDPOINT, ONLINE_LIST, SITE_FACTS, SITES, STRICT, site_of
 from exporter.problems import key_path
 
 Loc = tuple[Hashable, ...]
@@ -139,6 +146,38 @@ def _duplicate_streams(
             known[name] = stream_loc
 
 
+def _site(account: object) -> str | None:
+    """The site of a raw account mapping (cssapi.site_of), or None when it cannot be read."""
+    if not isinstance(account, Mapping):
+        return None
+    site = account.get("site")
+    if site is not None and site not in SITES:
+        return None  # reported at the key itself
+    endpoint = account.get("endpoint", DEFAULT_ENDPOINT)
+    match = ENDPOINT_RE.fullmatch(endpoint) if isinstance(endpoint, str) else None
+    if match is None:
+        return None
+    return site_of(match["host"], site)
+
+
+def page_size_problem(target: Mapping[Any, Any], loc: Loc, site: str | None) -> Problems:
+    """A page_size the account's site does not allow (the model checks the widest range)."""
+    size = target.get("page_size")
+    if site is None or isinstance(size, bool) or not isinstance(size, int):
+        return []
+    low, high = SITE_FACTS[site].page_sizes[ONLINE_LIST]
+    if low <= size <= high or not MIN_PAGE_SIZE <= size <= MAX_PAGE_SIZE:
+        return []
+    where = f"on the {site} site" if site != STRICT else "for an account whose site is not set"
+    hint = "" if site != STRICT else " (set the account's site: china allows up to 300000)"
+    return [
+        (
+            (*loc, "page_size"),
+            f"{size} is outside {ONLINE_LIST}'s PageSize range {where}, {low} to {high}{hint}",
+        )
+    ]
+
+
 def cross_problems(data: object, shown: Callable[[Loc, str], str] | None = None) -> Problems:
     """Every check across keys. ``shown`` gives the text to print for a value at a loc (the
     ${VAR} reference instead of what it expanded to)."""
@@ -180,6 +219,9 @@ def cross_problems(data: object, shown: Callable[[Loc, str], str] | None = None)
                     f"unknown account {show(account_loc, json.dumps(account))} (known: {known})",
                 )
             )
+        if isinstance(account, str) and account in first_account:
+            site = _site(accounts[first_account[account]])
+            problems.extend(page_size_problem(target, ("targets", t_index), site))
         domain, app = target.get("domain"), target.get("app", "live")
         if not (isinstance(domain, str) and isinstance(app, str)):
             continue

@@ -41,7 +41,10 @@ MAX_TIMEOUT = 60.0
 MAX_WORKERS = 256
 MAX_STREAM_NAME = 256
 MIN_ROUND_ADVISED = 60.0  # the docs advise calling the list APIs about once a minute
-MAX_PAGE_SIZE = 300_000  # the China site's OnlineList maximum; the international one is 100
+# DescribeLiveStreamOnlineList PageSize: 10..300000 on the China site, 10..100 on the international
+# one (cssapi.CHINA_FACTS / INTL_FACTS).
+MIN_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 300_000
 DEFAULT_BUDGET_FRACTION = 0.25
 DEFAULT_MAX_STREAMS = 20_000
 DEFAULT_CALLBACK_PATH = "/callbacks/live"

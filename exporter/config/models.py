@@ -30,6 +30,7 @@ from exporter.config.fields import (
     MAX_INTERVAL,
     MAX_PAGE_SIZE,
     MIN_INTERVAL,
+    MIN_PAGE_SIZE,
     MIN_ROUND_ADVISED,
     Duration,
     Labels,
@@ -113,7 +114,8 @@ class Target(BaseModel):
     discover: bool | None = None
     retention: Duration = 86400.0
     max_streams: Annotated[int, BeforeValidator(not_bool)] = DEFAULT_MAX_STREAMS
-    page_size: Annotated[int, BeforeValidator(not_bool)] = 100
+    # None: the account's site's default (cssapi.default_list_page_size).
+    page_size: Annotated[int | None, BeforeValidator(not_bool)] = None
     forbid_check_interval: Duration = 600.0
     push_info: bool = True
     push_info_ips: bool = False
@@ -193,9 +195,13 @@ class Target(BaseModel):
 
     @field_validator("page_size")
     @classmethod
-    def _sane_page(cls, value: int) -> int:
-        if not 1 <= value <= MAX_PAGE_SIZE:
-            raise invalid(f"must be between 1 and {MAX_PAGE_SIZE}, got {{value}}", str(value))
+    def _sane_page(cls, value: int | None) -> int | None:
+        # The widest range either site documents (China: 10..300000); the account's own site
+        # is checked with the other keys (checks.page_size_problems).
+        if value is not None and not MIN_PAGE_SIZE <= value <= MAX_PAGE_SIZE:
+            raise invalid(
+                f"must be between {MIN_PAGE_SIZE} and {MAX_PAGE_SIZE}, got {{value}}", str(value)
+            )
         return value
 
     @field_validator("retention", "forbid_check_interval", "down_after")

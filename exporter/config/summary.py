@@ -27,6 +27,8 @@ def summarize(config: Config) -> str:
     for account in config.accounts:
         details = [
             f"endpoint {account.endpoint}",
+            "site "
+            + (account.site_name if account.site_name != "strict" else "not set (stricter limits)"),
             _describe_credentials(account.credentials),
             f"budget {account.budget_fraction:g} of each action's limit"
             f" ({account.budget('DescribeLiveStreamState'):g} State req/s)",

@@ -57,6 +57,23 @@ class PollingCollector(Collector):
             "Worker threads available to send polls, by account.",
             labels=_A,
         )
+        up = GaugeMetricFamily(
+            "tencent_live_api_up",
+            "1 if the account's last call to the Tencent CSS API got an answer (a success or "
+            "an error code), 0 if it failed in transport (DNS, connection, TLS, timeout).",
+            labels=_A,
+        )
+        last_success = GaugeMetricFamily(
+            "tencent_live_api_last_success_timestamp_seconds",
+            "Unix time of the account's last successful call to the Tencent CSS API.",
+            labels=_A,
+        )
+        forbid = GaugeMetricFamily(
+            "tencent_live_api_forbid_list_available",
+            "1 if the account may use DescribeLiveForbidStreamList, 0 if it answered that it "
+            "cannot (retired, or denied by CAM): bans then come from state polls.",
+            labels=_A,
+        )
         for name, acc in accounts.items():
             for action, lane in acc.lanes.items():
                 budget.add_metric([name, action], lane.limiter.max_rate)
@@ -64,7 +81,14 @@ class PollingCollector(Collector):
             backoff.add_metric([name], acc.guard.backoff.delay)
             queue.add_metric([name], float(acc.queued()))
             workers.add_metric([name], float(acc.workers))
-        yield from (budget, allowed, backoff, queue, workers)
+            health = acc.guard.health()
+            if health.answered is not None:
+                up.add_metric([name], 1.0 if health.answered else 0.0)
+            if health.last_success is not None:
+                last_success.add_metric([name], health.last_success)
+            if health.forbid is not None:
+                forbid.add_metric([name], 1.0 if health.forbid else 0.0)
+        yield from (budget, allowed, backoff, queue, workers, up, last_success, forbid)
         yield from self._targets(self._poller.progress.snapshot().values())
 
     def _targets(self, targets: Iterable[TargetProgress]) -> Iterable[Metric]:
@@ -110,6 +134,18 @@ class PollingCollector(Collector):
             "Online streams not tracked in the last round because the target's max_streams "
             "cap was reached.",
             lambda p: float(p.capped),
+        )
+        accounts = self._poller.dispatcher.accounts
+
+        def denied(p: TargetProgress) -> float:
+            acc = accounts.get(p.spec.account)
+            return acc.guard.domain_delay(p.spec.domain) if acc is not None else 0.0
+
+        yield gauge(
+            "tencent_live_target_backoff_seconds",
+            "Back-off delay of the target's push domain after CAM denied the account's key on "
+            "it (AuthFailure.UnauthorizedOperation); 0 while the domain is allowed.",
+            denied,
         )
         yield gauge(
             "tencent_live_target_last_success_timestamp_seconds",

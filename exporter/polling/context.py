@@ -33,11 +33,14 @@ class Context:
         """The account's lanes now (a reload may have replaced them since a chain began)."""
         return self.dispatcher.account(name)
 
-    def report(self, acc: AccountLanes, action: str, error: ApiError | None) -> None:
-        """One call's outcome: AIMD on the action's limiter, health on the account's guard."""
+    def report(
+        self, acc: AccountLanes, action: str, error: ApiError | None, domain: str | None = None
+    ) -> None:
+        """One call's outcome: AIMD on the action's limiter, health on the account's guard
+        (``domain``: the push domain the call was about, for per-domain permissions)."""
         if error is None:
-            acc.guard.succeeded()
+            acc.guard.succeeded(self.wall(), domain)
             return
         if error.error_class is ErrorClass.THROTTLED:
             acc.limiter(action).throttled()
-        acc.guard.failed(action, error, self.clock())
+        acc.guard.failed(action, error, self.clock(), domain)

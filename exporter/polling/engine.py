@@ -94,13 +94,15 @@ class Poller:
             kept: list[str] = []
             for name, spec in runtime.accounts.items():
                 guard = self._guards.get(name)
+                endpoint = f"{spec.settings.scheme}://{spec.settings.endpoint_host}"
                 if guard is None:
-                    guard = AccountGuard(name, spec.connection)
+                    guard = AccountGuard(name, spec.connection, endpoint)
                 else:
                     kept.append(name)
                     if guard.connection != spec.connection:
                         # A fixed key or endpoint must not wait out a back-off it did not earn.
                         guard.connection = spec.connection
+                        guard.endpoint = endpoint
                         guard.reset()
                         reset.append(name)
                 guards[name] = guard
@@ -110,7 +112,9 @@ class Poller:
             for name in kept:
                 guards[name].keep_forbid_schedule(now, runtime.accounts[name].forbid_interval)
             for name in reset:
+                # Polled at once, like at a start: its streams waited out the back-off.
                 self.progress.reschedule_now(name, now)
+                self.ticker.forget(k for t in runtime.targets if t.account == name for k in t.keys)
             self._runtime = runtime
             self._ready = False  # a new target is not ready before its first round
             if self._started:

@@ -16,6 +16,7 @@ from exporter.polling.context import Context
 from exporter.polling.dispatch import AccountLanes
 from exporter.polling.lanes import Job
 from exporter.polling.pager import MORE, Pager
+from exporter.polling.state_poll import StatePoll
 from exporter.runtime.plan import TargetSpec
 
 # The documented maximum PageSize (cloud.tencent.com/document/api/267/33187: 1-100).
@@ -30,6 +31,7 @@ class ForbidRound:
         self.account = account
         self.targets = targets  # the account's targets when the round was due
         self.ident: Hashable = ("f", account)
+        self.domain: str | None = None
         self.target: str | None = None
         self._items: list[tuple[str, str, str]] = []
         self._started: float | None = None
@@ -55,25 +57,37 @@ class ForbidRound:
             acc.guard.forbid_answered(outcome)
             return None
         acc.guard.forbid_answered(None)
-        now = ctx.wall()
-        for t in self.targets:
-            if ctx.progress.mode(t.name) != "online_list":
-                continue
-            view = ctx.membership.view(t.name)
-            if view is None:
-                continue
-            banned = rounds.forbidden_in(self._items, t.domain, t.app)
+        self._apply()
+        return None
+
+    def _apply(self) -> None:
+        ctx = self.ctx
+        views = [
+            (t, view)
+            for t in self.targets
+            if ctx.progress.mode(t.name) == "online_list"
+            and (view := ctx.membership.view(t.name)) is not None
+        ]
+        bans = rounds.assign_bans(self._items, [(t.domain, t.app, v.index) for t, v in views])
+        unsure = {(i, stream) for i, stream in bans.unsure}
+        now, started = ctx.wall(), self._started
+        assert started is not None
+        for i, (_, view) in enumerate(views):
+            banned = bans.banned.get(i, set())
             ctx.store.apply_bulk(
                 (k for k in view.keys if k.stream in banned),
-                Verdict(StreamState.FORBID, self._started, S.FORBID_LIST),
+                Verdict(StreamState.FORBID, started, S.FORBID_LIST),
                 now,
             )
             ctx.store.apply_bulk(
-                (k for k in view.keys if k.stream not in banned),
-                Verdict(StreamState.INACTIVE, self._started, S.FORBID_LIST),
+                (k for k in view.keys if k.stream not in banned and (i, k.stream) not in unsure),
+                Verdict(StreamState.INACTIVE, started, S.FORBID_LIST),
                 now,
             )
-        return None
+        clock = ctx.clock()
+        for i, stream in bans.unsure:
+            t, view = views[i]
+            ctx.dispatcher.dispatch(StatePoll(ctx, t, view.index[stream], clock, scheduled=False))
 
     def not_sent(self, reason: str) -> None:
         return None

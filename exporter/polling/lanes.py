@@ -43,6 +43,7 @@ class Job(Protocol):
     account: str
     action: str
     target: str | None  # for the skip counters
+    domain: str | None  # the push domain the call is about (per-domain permissions)
 
     def run(self) -> Job | None:
         """Make the call and apply its answer; the next step of the chain, if any."""
@@ -109,7 +110,7 @@ class Lane:
 
     def _admit(self, job: Job) -> bool:
         """Guard and limiter for one call; a job that may not go out is finished here."""
-        if not self.guard.admit(self._clock()):
+        if not self.guard.admit(self._clock(), job.domain):
             job.not_sent("backoff")
             self._done(job)
             return False

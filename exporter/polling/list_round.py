@@ -35,6 +35,7 @@ class ListRound:
         self.due = due
         self.ident: Hashable = ("r", target.name)
         self.account = target.account
+        self.domain: str | None = target.domain
         self.target: str | None = target.name
         self._view: TargetView | None = None
         self._started = 0.0
@@ -59,7 +60,7 @@ class ListRound:
                 self.spec.app,
                 lambda stream: k.stream if (k := by_name.get(stream)) is not None else stream,
             )
-            self._pager = Pager(self.action, self._fetch, self._assembler.add)
+            self._pager = Pager(self.action, self._fetch, self._assembler.add, self.domain)
         if acc is None or self._view is None or self._assembler is None:
             return None
         outcome = self._pager.step(ctx, acc)

@@ -27,10 +27,11 @@ class PushRound:
         # A list round continues with its push round under its own ident: one chain.
         self.ident: Hashable = ident if ident is not None else ("p", target.name)
         self.account = target.account
+        self.domain: str | None = target.domain
         self.target: str | None = target.name
         self._tracked: Mapping[str, StreamKey] | None = None
         self._seen: set[str] = set()
-        self._pager = Pager(self.action, self._fetch, self._consume)
+        self._pager = Pager(self.action, self._fetch, self._consume, self.domain)
 
     def _fetch(self, acc: AccountLanes, number: int) -> Page | ApiError:
         t = self.spec

@@ -27,6 +27,7 @@ class StatePoll:
         self.scheduled = scheduled
         self.ident: Hashable = ("s", key)
         self.account = key.account
+        self.domain: str | None = key.domain
         self.target: str | None = target.name
 
     def run(self) -> Job | None:
@@ -40,10 +41,10 @@ class StatePoll:
             ctx.progress.lagged(name, ctx.clock() - self.due)
         result = acc.client.stream_state(self.key)
         if isinstance(result, ApiError):
-            ctx.report(acc, self.action, result)
+            ctx.report(acc, self.action, result, self.domain)
             obs = Observation(self.key, started, Source.STATE_API, error=result)
         else:
-            ctx.report(acc, self.action, None)
+            ctx.report(acc, self.action, None, self.domain)
             obs = Observation(self.key, started, Source.STATE_API, state=result)
             if state_mode:
                 ctx.progress.succeeded(name, started)

@@ -72,6 +72,7 @@ class AccountSpec:
     """One account as planned: how to call the API and what it may spend per action."""
 
     name: str
+    site: str  # cssapi.CHINA, INTL or STRICT (not known: the stricter facts)
     settings: ClientSettings
     budgets: Mapping[str, float]  # requests/s per action, this shard's share
     workers: int  # state-poll workers (the other actions' lanes size themselves)
@@ -180,6 +181,7 @@ def plan(config: Config, shard: Shard | None = None) -> Plan:
         a.name: stretch_factor(by_account.get(a.name, []), a.budget(cssapi.STATE) * shard.fraction)
         for a in config.accounts
     }
+    by_name = {a.name: a for a in config.accounts}
     targets: list[TargetSpec] = []
     specs: dict[StreamKey, StreamSpec] = {}
     policies: dict[StreamKey, Policy] = {}
@@ -206,7 +208,7 @@ def plan(config: Config, shard: Shard | None = None) -> Plan:
                 configured_interval=t.interval,
                 round_interval=round_interval,
                 forbid_interval=t.forbid_check_interval,
-                page_size=t.page_size,
+                page_size=t.page_size or cssapi.default_list_page_size(by_name[account].site_name),
                 max_streams=t.max_streams,
                 retention=t.retention,
                 push_info=t.push_info,
@@ -229,6 +231,7 @@ def _account_spec(account: Account, shard: Shard, targets: list[TargetSpec]) -> 
     ]
     return AccountSpec(
         name=account.name,
+        site=account.site_name,
         settings=client_settings(account),
         budgets=budgets,
         workers=account.max_workers or default_workers(budgets[cssapi.STATE]),

@@ -10,6 +10,7 @@ from typing import Any
 
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
+from exporter.simulator.policy import Policy
 from exporter.simulator.world import OnlineStream, World
 
 _BEIJING = timezone(timedelta(hours=8))
@@ -75,7 +76,7 @@ def _pages(total: int, size: int) -> int:
 
 
 def describe_stream_state(
-    world: World, params: Mapping[str, Any], max_page_size: Mapping[str, int]
+    world: World, params: Mapping[str, Any], policy: Policy
 ) -> dict[str, Any]:
     _only(params, {"AppName", "DomainName", "StreamName"})
     domain = _required_str(params, "DomainName")
@@ -84,15 +85,13 @@ def describe_stream_state(
     return {"StreamState": world.state_of(domain, app, stream)}
 
 
-def describe_online_list(
-    world: World, params: Mapping[str, Any], max_page_size: Mapping[str, int]
-) -> dict[str, Any]:
+def describe_online_list(world: World, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
     _only(params, {"DomainName", "AppName", "PageNum", "PageSize", "StreamName"})
     domain = _optional_str(params, "DomainName")
     app = _optional_str(params, "AppName")
     stream = _optional_str(params, "StreamName")
     page_num = _optional_int(params, "PageNum", 1, 1, None)
-    page_size = _optional_int(params, "PageSize", 10, 1, max_page_size.get(ONLINE_LIST, 100))
+    page_size = _optional_int(params, "PageSize", 10, *policy.page_range(ONLINE_LIST))
     if domain is None:
         domains = world.domains()
         if len(domains) > 1:
@@ -154,13 +153,13 @@ def _push_data(item: OnlineStream) -> dict[str, Any]:
 
 
 def describe_push_info_list(
-    world: World, params: Mapping[str, Any], max_page_size: Mapping[str, int]
+    world: World, params: Mapping[str, Any], policy: Policy
 ) -> dict[str, Any]:
     _only(params, {"PushDomain", "AppName", "PageNum", "PageSize"})
     domain = _optional_str(params, "PushDomain")
     app = _optional_str(params, "AppName")
     page_num = _optional_int(params, "PageNum", 1, 1, PUSH_INFO_MAX_PAGE_NUM)
-    page_size = _optional_int(params, "PageSize", 200, 1, max_page_size.get(PUSH_INFO_LIST, 1000))
+    page_size = _optional_int(params, "PageSize", 200, *policy.page_range(PUSH_INFO_LIST))
     start = (page_num - 1) * page_size
     total, items = world.online(domain, app, start, start + page_size)
     if total == 0:
@@ -174,26 +173,15 @@ def describe_push_info_list(
     }
 
 
-def describe_forbid_list(
-    world: World, params: Mapping[str, Any], max_page_size: Mapping[str, int]
-) -> dict[str, Any]:
+def describe_forbid_list(world: World, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
     _only(params, {"PageNum", "PageSize", "StreamName"})
     stream = _optional_str(params, "StreamName")
     page_num = _optional_int(params, "PageNum", 1, 1, None)
-    page_size = _optional_int(params, "PageSize", 10, 1, max_page_size.get(FORBID_LIST, 100))
+    page_size = _optional_int(params, "PageSize", 10, *policy.page_range(FORBID_LIST))
     start = (page_num - 1) * page_size
     total, items = world.forbidden(stream, start, start + page_size)
     return {
-        "ForbidStreamList": [
-            {
-                "StreamName": item.stream,
-                "AppName": item.app,
-                "DomainName": item.domain,
-                "CreateTime": iso_utc(item.create_time),
-                "ExpireTime": iso_utc(item.expire_time),
-            }
-            for item in items
-        ],
+        "ForbidStreamList": [_forbid_entry(item, policy.forbid_without_place) for item in items],
         "PageNum": page_num,
         "PageSize": page_size,
         "TotalNum": total,
@@ -201,7 +189,16 @@ def describe_forbid_list(
     }
 
 
-Handler = Callable[[World, Mapping[str, Any], Mapping[str, int]], dict[str, Any]]
+def _forbid_entry(item: Any, without_place: bool) -> dict[str, Any]:
+    entry = {"StreamName": item.stream}
+    if not without_place:
+        # The China site's example has neither; the international model says "may return null".
+        entry.update(AppName=item.app, DomainName=item.domain)
+    entry.update(CreateTime=iso_utc(item.create_time), ExpireTime=iso_utc(item.expire_time))
+    return entry
+
+
+Handler = Callable[[World, Mapping[str, Any], Policy], dict[str, Any]]
 
 HANDLERS: dict[str, Handler] = {
     STATE: describe_stream_state,

@@ -16,6 +16,7 @@ from exporter.simulator.actions import HANDLERS
 from exporter.simulator.counters import Counters
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
 from exporter.simulator.faults import ACCOUNT_OK, Decision, Faults
+from exporter.simulator.policy import Policy
 from exporter.simulator.ratelimit import RateLimiter
 from exporter.simulator.signing import (
     UNSIGNED_PAYLOAD,
@@ -60,7 +61,7 @@ class Gateway:
         limiter: RateLimiter,
         faults: Faults,
         counters: Counters,
-        max_page_size: Mapping[str, int],
+        policy: Policy,
         *,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -70,7 +71,7 @@ class Gateway:
         self.limiter = limiter
         self.faults = faults
         self.counters = counters
-        self.max_page_size = dict(max_page_size)
+        self.policy = policy  # replaced whole (Simulator.set_policy), never changed
         self._wall_clock = wall_clock
         self._keys = SigningKeyCache()
 
@@ -89,10 +90,13 @@ class Gateway:
             decision = self.faults.decide(action)
             if decision is not None and decision.fault is not None:
                 return self._fault_reply(label, action, decision, headers, body, request_id)
+            params = self._params(body)
+            policy = self.policy
+            policy.check(action, params)
             self._check_account_and_limits(secret_id, action, arrived)
             if decision is not None and decision.error_code is not None:
                 raise ApiError(decision.error_code)
-            result = HANDLERS[action](self.world, self._params(body), self.max_page_size)
+            result = HANDLERS[action](self.world, params, policy)
         except ApiError as exc:
             self.counters.count_request(label, exc.code)
             return Reply(
@@ -243,7 +247,7 @@ class Gateway:
             return Reply(body=broken, delay=decision.delay)
         if fault == "truncated_json":
             try:
-                result = HANDLERS[action](self.world, self._params(body), self.max_page_size)
+                result = HANDLERS[action](self.world, self._params(body), self.policy)
                 result["RequestId"] = request_id
                 full = _encode(result)
             except ApiError as exc:

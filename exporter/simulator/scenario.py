@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from exporter import durations
-from exporter.cssapi import ACTIONS, FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STREAM_STATES
+from exporter.cssapi import ACTIONS, STREAM_STATES, STRICT
 from exporter.safefile import DEFAULT_MAX_BYTES, read_text
 from exporter.safeyaml import parse_yaml
 from exporter.simulator.faults import ACCOUNT_OK, FaultConfig, check_action, check_code
 from exporter.simulator.generate import DEFAULT_DOMAINS, DEFAULT_MIX, GenerateSpec
 from exporter.simulator.model import ACTIVE, ForbidInfo, Phase, Quality, StreamSpec
+from exporter.simulator.policy import FORBID_OK, Policy
 
 DEFAULT_APP = "live"
 DEFAULT_APPID = 1250000000
-DEFAULT_MAX_PAGE_SIZE: dict[str, int] = {ONLINE_LIST: 100, PUSH_INFO_LIST: 1000, FORBID_LIST: 100}
 
 
 class ScenarioError(ValueError):
@@ -42,8 +42,10 @@ class Scenario:
     generate: GenerateSpec | None = None
     faults: Mapping[str, FaultConfig] = field(default_factory=dict)
     limits: Mapping[str, int] = field(default_factory=dict)
-    max_page_size: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_MAX_PAGE_SIZE))
+    # Upper page-size bounds replacing the site's; empty: the site's (see policy.Policy).
+    max_page_size: Mapping[str, int] = field(default_factory=dict)
     account_state: str = ACCOUNT_OK
+    policy: Policy = field(default_factory=Policy)
     callback: CallbackConfig | None = None
     seed: int = 0
     appid: int = DEFAULT_APPID
@@ -246,6 +248,10 @@ _TOP_KEYS = {
     "callback",
     "seed",
     "appid",
+    "site",
+    "forbid_list",
+    "denied_domains",
+    "forbid_without_place",
 }
 
 
@@ -303,6 +309,24 @@ def _parse_action_ints(data: object, where: str, base: Mapping[str, int]) -> dic
     return out
 
 
+def _parse_policy(top: Mapping[str, Any]) -> Policy:
+    denied = top.get("denied_domains") or []
+    if not isinstance(denied, list) or not all(isinstance(d, str) for d in denied):
+        raise ScenarioError("denied_domains: expected a list of domain names")
+    without = top.get("forbid_without_place", False)
+    if not isinstance(without, bool):
+        raise ScenarioError("forbid_without_place: expected true or false")
+    try:
+        return Policy(
+            site=_str(top.get("site", STRICT), "site"),
+            forbid_list=_str(top.get("forbid_list", FORBID_OK), "forbid_list"),
+            denied_domains=frozenset(denied),
+            forbid_without_place=without,
+        )
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
 def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     top = _mapping(data, "scenario")
     _no_unknown(top, _TOP_KEYS, "")
@@ -335,10 +359,9 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         generate=_parse_generate(top["generate"]) if top.get("generate") is not None else None,
         faults=faults,
         limits=_parse_action_ints(top.get("limits") or {}, "limits", {}),
-        max_page_size=_parse_action_ints(
-            top.get("max_page_size") or {}, "max_page_size", DEFAULT_MAX_PAGE_SIZE
-        ),
+        max_page_size=_parse_action_ints(top.get("max_page_size") or {}, "max_page_size", {}),
         account_state=account,
+        policy=_parse_policy(top),
         callback=callback,
         seed=_int(top.get("seed", 0), "seed"),
         appid=_int(top.get("appid", DEFAULT_APPID), "appid", minimum=0),

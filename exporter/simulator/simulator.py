@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from exporter.simulator.callbacks import CallbackSender
@@ -12,8 +13,9 @@ from exporter.simulator.control import ControlApi
 from exporter.simulator.counters import Counters
 from exporter.simulator.faults import ANY_ACTION, Faults, Window
 from exporter.simulator.gateway import Gateway, Reply
+from exporter.simulator.policy import Policy
 from exporter.simulator.ratelimit import RateLimiter
-from exporter.simulator.scenario import DEFAULT_APPID, DEFAULT_MAX_PAGE_SIZE, Scenario
+from exporter.simulator.scenario import DEFAULT_APPID, Scenario
 from exporter.simulator.server import SimHTTPServer
 from exporter.simulator.world import World
 
@@ -45,6 +47,7 @@ class Simulator:
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         tick_seconds: float = TICK_SECONDS,
+        policy: Policy | None = None,
     ) -> None:
         if not credentials:
             raise ValueError("at least one SecretId/SecretKey pair is required")
@@ -61,7 +64,14 @@ class Simulator:
             clock=monotonic,
             account_state=scenario.account_state if scenario else "ok",
         )
-        merged_limits = dict(scenario.limits) if scenario else {}
+        policy = policy if policy is not None else (scenario.policy if scenario else Policy())
+        if scenario is not None and scenario.max_page_size:
+            policy = replace(
+                policy, max_page_size={**scenario.max_page_size, **policy.max_page_size}
+            )
+        # The site's documented limits, then the scenario's and the caller's overrides.
+        merged_limits = dict(policy.limits)
+        merged_limits.update(scenario.limits if scenario else {})
         merged_limits.update(limits or {})
         self.limiter = RateLimiter(merged_limits, clock=monotonic)
         self.gateway = Gateway(
@@ -71,7 +81,7 @@ class Simulator:
             self.limiter,
             self.faults,
             self._counters,
-            scenario.max_page_size if scenario else DEFAULT_MAX_PAGE_SIZE,
+            policy,
             wall_clock=wall_clock,
         )
         self.control = ControlApi(world, self.faults, self.limiter, self._counters)
@@ -190,6 +200,14 @@ class Simulator:
 
     def set_limit(self, action: str, limit: int) -> None:
         self.limiter.set_limit(action, limit)
+
+    @property
+    def policy(self) -> Policy:
+        return self.gateway.policy
+
+    def set_policy(self, policy: Policy) -> None:
+        """What the account may do from now on (the site's limits are not changed)."""
+        self.gateway.policy = policy
 
     # App protocol (used by the HTTP server) -----------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from exporter.statuspage.format import relative_time
 from exporter.statuspage.model import (
     STATES,
+    AccountRow,
     ApiErrorRow,
     BudgetRow,
     StatusSnapshot,
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_MESSAGE_CHARS",
     "STATES",
+    "AccountRow",
     "ApiErrorRow",
     "BudgetRow",
     "StatusSnapshot",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 __all__ = [
     "EXPECT_LIVE",
     "STATES",
+    "AccountRow",
     "ApiErrorRow",
     "BudgetRow",
     "StatusSnapshot",
@@ -63,6 +64,19 @@ class TargetRow:
     streams: int
     interval: float
     last_success: float | None
+    problem: str | None = None  # e.g. "AuthFailure.UnauthorizedOperation on its domain"
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account: str
+    endpoint: str
+    site: str  # china, intl, or strict (not set)
+    answered: bool | None  # the last call got an answer from the API (None: no call yet)
+    cause: str | None  # why it did not (a transport code)
+    last_success: float | None
+    forbid: str  # "available", "not yet asked", or "unavailable: <code>"
+    denied: tuple[tuple[str, str], ...] = ()  # (domain, code) backing off
 
 
 @dataclass(frozen=True)
@@ -77,3 +91,4 @@ class StatusSnapshot:
     targets: Sequence[TargetRow]
     reload_ok: bool
     last_reload: float | None
+    accounts: Sequence[AccountRow] = ()

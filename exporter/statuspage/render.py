@@ -224,20 +224,56 @@ def _budgets_section(snapshot: StatusSnapshot) -> str:
     )
 
 
+def _problem(text: str | None) -> str:
+    if text is None:
+        return '<span class="muted">—</span>'
+    return f'<span class="badge b-bad">{esc(text)}</span>'
+
+
 def _targets_section(snapshot: StatusSnapshot) -> str:
     now = snapshot.now
     rows = [
-        f"<tr><td>{esc(t.account)}</td><td>{esc(t.target)}</td><td>{esc(t.mode)}</td>"
+        f"<tr{' class=problem' if t.problem else ''}><td>{esc(t.account)}</td>"
+        f"<td>{esc(t.target)}</td><td>{esc(t.mode)}</td>"
         f'<td class="num">{t.streams:,}</td><td class="num">{esc(duration(t.interval))}</td>'
-        f'<td class="nowrap">{time_cell(t.last_success, now, "never")}</td></tr>'
+        f'<td class="nowrap">{time_cell(t.last_success, now, "never")}</td>'
+        f"<td>{_problem(t.problem)}</td></tr>"
         for t in sorted(snapshot.targets, key=lambda t: (t.account, t.target))
     ]
     if not rows:
-        rows.append('<tr><td colspan="6" class="empty">No targets configured.</td></tr>')
+        rows.append('<tr><td colspan="7" class="empty">No targets configured.</td></tr>')
     return (
         '<section id="targets"><h2>Targets</h2>'
         "<table><thead><tr><th>Account</th><th>Target</th><th>Mode</th><th>Streams</th>"
-        "<th>Interval</th><th>Last success</th></tr></thead>"
+        "<th>Interval</th><th>Last success</th><th>Problem</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _accounts_section(snapshot: StatusSnapshot) -> str:
+    now = snapshot.now
+    rows = []
+    for a in sorted(snapshot.accounts, key=lambda a: a.account):
+        if a.answered is None:
+            api = '<span class="muted">no call yet</span>'
+        elif a.answered:
+            api = '<span class="badge b-ok">answers</span>'
+        else:
+            api = f'<span class="badge b-bad">not answering: {esc(a.cause or "?")}</span>'
+        denied = ", ".join(f"{d}: {code}" for d, code in a.denied)
+        bad = a.answered is False or bool(a.denied) or a.forbid.startswith("unavailable")
+        rows.append(
+            f"<tr{' class=problem' if bad else ''}><td>{esc(a.account)}</td>"
+            f"<td><code>{esc(a.endpoint)}</code></td><td>{esc(a.site)}</td><td>{api}</td>"
+            f'<td class="nowrap">{time_cell(a.last_success, now, "never")}</td>'
+            f"<td>{esc(a.forbid)}</td><td>{_problem(denied or None)}</td></tr>"
+        )
+    if not rows:
+        rows.append('<tr><td colspan="7" class="empty">No accounts.</td></tr>')
+    return (
+        '<section id="accounts"><h2>Accounts</h2>'
+        "<table><thead><tr><th>Account</th><th>Endpoint</th><th>Site</th><th>API</th>"
+        "<th>Last success</th><th>Forbid list</th><th>Domains denied</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )
 
@@ -282,7 +318,7 @@ def render_status_page(snapshot: StatusSnapshot, query: Mapping[str, str]) -> st
         '<meta name="color-scheme" content="light dark">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"{_header(snapshot)}{_summary(view, sel)}"
-        f"{_budgets_section(snapshot)}{_targets_section(snapshot)}"
+        f"{_accounts_section(snapshot)}{_budgets_section(snapshot)}{_targets_section(snapshot)}"
         f"{_streams_section(snapshot, view, sel)}{_errors_section(snapshot)}"
         f"<footer>tencent-live-exporter {esc(snapshot.version)} · times in UTC</footer>"
         "</body></html>\n"
