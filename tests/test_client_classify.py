@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from typing import Any
 
 import pytest
@@ -67,6 +69,13 @@ T, AU, AC, S, C, TR = (
         ("ConnectionError", TR),
         ("HTTPError", TR),
         ("BadResponse", TR),
+        ("DNSFailure", TR),
+        ("ConnectionRefused", TR),
+        ("TLSError", TR),
+        ("ConnectionReset", TR),
+        ("HTTPError.429", T),
+        ("HTTPError.503", T),
+        ("HTTPError.502", TR),
     ],
 )
 def test_classify(code: str, cls: ErrorClass) -> None:
@@ -103,6 +112,49 @@ def test_error_from_exception(exc: BaseException, code: str) -> None:
     err = error_from_exception(exc)
     assert err.code == code
     assert "\n" not in err.message and len(err.message) <= 300
+
+
+def _wrapped(cause: BaseException) -> TencentCloudSDKException:
+    """What the SDK raises for a transport failure: ClientNetworkError, raised while handling
+    the original (tencentcloud/common/http/request.py, ApiRequest.send_request)."""
+    try:
+        try:
+            raise cause
+        except Exception as e:
+            raise TencentCloudSDKException("ClientNetworkError", str(e)) from None
+    except TencentCloudSDKException as sdk:
+        sdk.__context__ = cause  # `from None` only hides it; the SDK keeps it as the context
+        return sdk
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "words"),
+    [
+        (socket.gaierror(-2, "Name or service not known"), "DNSFailure", "DNS lookup failed"),
+        (ConnectionRefusedError(111, "Connection refused"), "ConnectionRefused", "refused"),
+        (
+            ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]"),
+            "TLSError",
+            "TLS failure",
+        ),
+        (TimeoutError("timed out"), "Timeout", "within the timeout"),
+        (ConnectionResetError(104, "Connection reset by peer"), "ConnectionReset", "reset"),
+        (OSError(113, "No route to host"), "ConnectionError", "connection failed"),
+    ],
+)
+def test_transport_causes_from_the_exception_chain(
+    cause: BaseException, code: str, words: str
+) -> None:
+    for exc in (_wrapped(cause), cause):
+        err = error_from_exception(exc, "https://live.tencentcloudapi.com")
+        assert (err.code, err.error_class) == (code, TR)
+        assert err.message.startswith("https://live.tencentcloudapi.com: "), err.message
+        assert words in err.message
+
+
+def test_deadline_passed_is_a_timeout_whatever_the_exception() -> None:
+    err = error_from_exception(_wrapped(OSError("socket closed")), "x", timed_out=True)
+    assert err.code == "Timeout"
 
 
 def test_sdk_error_keeps_request_id() -> None:
