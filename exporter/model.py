@@ -6,6 +6,13 @@ import enum
 from dataclasses import dataclass
 
 
+# The longest names the exporter tracks, in the config and from callbacks alike: a label value
+# per stream on every series, so a 60 KB name would bloat /metrics (and DNS names stop at 253).
+MAX_STREAM_NAME = 256
+MAX_APP_NAME = 128
+MAX_DOMAIN_NAME = 253
+
+
 class StreamState(str, enum.Enum):
     ACTIVE = "active"
     INACTIVE = "inactive"

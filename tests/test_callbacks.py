@@ -689,3 +689,12 @@ def test_bad_corpus(name: str) -> None:
     sent_sign = re.search(rb'"sign":\s*"([^"]*)"', raw)
     if sent_sign and sent_sign.group(1):
         assert sent_sign.group(1).decode("utf-8", "replace") not in result.message
+
+
+@pytest.mark.parametrize(("field", "cap"), [("stream_id", 256), ("appname", 128)])
+def test_names_longer_than_the_config_allows_are_refused_and_counted(field: str, cap: int) -> None:
+    assert accepted(parse(body(**{field: "x" * cap})))
+    result = rejected(parse(body(**{field: "x" * (cap + 1)})))
+    assert (result.reason, result.status) == ("too_long", 400)
+    assert result.message == f"field {field}: longer than {cap} characters"
+    assert "too_long" in REASONS

@@ -100,3 +100,22 @@ def test_an_unknown_site_is_one_line() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(config("mars"))
     assert caught.value.problems == ['accounts[0].site: must be one of china, intl, got "mars"']
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("app", "a" * 129, "app must be at most 128 characters"),
+        ("domain", "d" * 254, "domain must be at most 253 characters"),
+    ],
+)
+def test_name_lengths_are_capped_like_the_callbacks(key: str, value: str, message: str) -> None:
+    text = "accounts:\n  - name: a\ntargets:\n  - domain: d.example.com\n    streams: [s]\n"
+    text = (
+        text.replace("domain: d.example.com", f"domain: {value}")
+        if key == "domain"
+        else (text.replace("    streams: [s]\n", f"    app: {value}\n    streams: [s]\n"))
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert caught.value.problems == [f"targets[0].{key}: {message}"]

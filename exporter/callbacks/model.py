@@ -69,6 +69,7 @@ STATUS: dict[str, int] = {
     "bad_json": 400,
     "missing_field": 400,
     "bad_field": 400,
+    "too_long": 400,  # a domain, app or stream name longer than the config allows
     "bad_sign": 401,
     # Authentic but of no use: answered 200 so that CSS stops retrying (it retries a non-200
     # answer up to 12 times, a minute apart), and counted.

@@ -14,7 +14,7 @@ from exporter.callbacks.model import OK_BODY, CallbackEvent, EventType, Rejectio
 from exporter.callbacks.validate import parse_callback
 from exporter.metrics import ExporterMetrics
 from exporter.model import Observation, Source, StreamKey, StreamState
-from exporter.runtime.membership import Membership
+from exporter.runtime.membership import REFUSED, Membership
 from exporter.runtime.snapshot import Runtime
 from exporter.state import Outcome, StateStore
 
@@ -75,11 +75,11 @@ class CallbackSink:
         for t in runtime.targets_for(event.domain, event.app):
             key = StreamKey(t.account, t.domain, t.app, event.stream)
             if key not in self._store:
-                if not (t.discovers and event.event is EventType.PUSH):
+                if event.event is not EventType.PUSH:
                     continue
-                added, _ = self._membership.discover(t.name, [event.stream], now)
-                if not added and key not in self._store:
-                    continue  # the target's max_streams is reached
+                # Tracked provisionally until a list round confirms it (see membership).
+                if self._membership.pushed(t.name, event.stream, now) == REFUSED:
+                    continue
             if event.event is EventType.PUSH_ERROR:
                 self._count(t.account, event, now)
                 result = "accepted"

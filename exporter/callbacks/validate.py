@@ -24,6 +24,7 @@ from exporter.callbacks.model import (
     Rejection,
     reject,
 )
+from exporter.model import MAX_APP_NAME, MAX_DOMAIN_NAME, MAX_STREAM_NAME
 from exporter.problems import kind, show
 
 __all__ = ["check_content_type", "check_length", "check_method", "parse_callback", "sign"]
@@ -134,6 +135,8 @@ def parse_callback(
         return reject("unhandled_event", f"event_type {other.event_type} is not handled")
     except _Missing as missing:
         return reject("missing_field", f"missing field {missing}")
+    except _TooLong as long:
+        return reject("too_long", f"field {long.name}: longer than {long.cap} characters")
     except FieldError as bad:
         return reject("bad_field", str(bad))
 
@@ -173,6 +176,12 @@ def _signature(
     if not matched:
         return reject("bad_sign", f"sign does not match a callback key for domain {domain}")
     return None
+
+
+class _TooLong(Exception):
+    def __init__(self, name: str, cap: int) -> None:
+        super().__init__(name)
+        self.name, self.cap = name, cap
 
 
 class _Unhandled(Exception):
@@ -260,6 +269,14 @@ def _read(obj: dict[str, Any]) -> tuple[CallbackEvent, int, str]:
         raise FieldError(found["domain"], f"want a host name, got {show(domain, json=True)}")
     app = fields.text(found["app"], obj[found["app"]])
     stream = fields.text(found["stream"], obj[found["stream"]])
+    for name, value, cap in (
+        (found["domain"], domain, MAX_DOMAIN_NAME),
+        (found["app"], app, MAX_APP_NAME),
+        (found["stream"], stream, MAX_STREAM_NAME),
+    ):
+        if len(value) > cap:
+            # The config's own caps: a name no config could hold is not tracked from outside.
+            raise _TooLong(name, cap)
     time_name = found["event_time"]
     event_time = float(fields.uint(time_name, obj[time_name]))
     if time_name == "data_time":

@@ -14,6 +14,11 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from exporter.durations import parse_duration
+
+# Re-exported: the config's limits, shared with the callback receiver (exporter/model.py).
+from exporter.model import MAX_APP_NAME as MAX_APP_NAME
+from exporter.model import MAX_DOMAIN_NAME as MAX_DOMAIN_NAME
+from exporter.model import MAX_STREAM_NAME as MAX_STREAM_NAME
 from exporter.problems import show
 
 # Labels the exporter attaches itself; a user label with the same name would clash in exposition.
@@ -39,7 +44,6 @@ MIN_INTERVAL = 10.0
 MAX_INTERVAL = 3600.0
 MAX_TIMEOUT = 60.0
 MAX_WORKERS = 256
-MAX_STREAM_NAME = 256
 MIN_ROUND_ADVISED = 60.0  # the docs advise calling the list APIs about once a minute
 # DescribeLiveStreamOnlineList PageSize: 10..300000 on the China site, 10..100 on the international
 # one (cssapi.CHINA_FACTS / INTL_FACTS).

@@ -27,6 +27,8 @@ from exporter.config.fields import (
     DEFAULT_CALLBACK_PATH,
     DEFAULT_MAX_STREAMS,
     DEFER_CROSS_CHECKS,
+    MAX_APP_NAME,
+    MAX_DOMAIN_NAME,
     MAX_INTERVAL,
     MAX_PAGE_SIZE,
     MIN_INTERVAL,
@@ -130,6 +132,8 @@ class Target(BaseModel):
                 " with a query string (not shown: it may hold a push secret)"
             )
         check_token(value, "domain")
+        if len(value) > MAX_DOMAIN_NAME:
+            raise invalid(f"domain must be at most {MAX_DOMAIN_NAME} characters")
         if "/" in value:
             raise invalid(
                 "must be the bare push domain, e.g. push.example.com (no scheme or path), "
@@ -142,6 +146,8 @@ class Target(BaseModel):
     @classmethod
     def _valid_app(cls, value: str) -> str:
         check_token(value, "app")
+        if len(value) > MAX_APP_NAME:
+            raise invalid(f"app must be at most {MAX_APP_NAME} characters")
         if "/" in value:
             raise invalid("app must not contain /")
         return value

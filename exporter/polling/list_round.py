@@ -93,7 +93,12 @@ class ListRound:
         if plan.discover:
             _, over = ctx.membership.discover(t.name, plan.discover, ctx.wall())
             capped += over
-            # The new index, built now rather than by the next round: the same work, once.
+        if t.discovers:
+            # Streams heard of only in push callbacks: confirmed by this list, or dropped.
+            grace = t.round_interval / 2
+            capped += ctx.membership.settle(t.name, result.names, self._started, grace)
+            # The new index (cached unless membership changed), built now rather than by the
+            # next round: the same work, once.
             fresh = ctx.membership.view(t.name)
             by_name = fresh.index if fresh is not None else by_name
         prior = ctx.progress.get(t.name)
@@ -113,13 +118,15 @@ class ListRound:
             now,
         )
         ctx.store.apply_bulk(
-            (by_name[n] for n in plan.absent),
+            (k for n in plan.absent if (k := by_name.get(n)) is not None),
             Verdict(StreamState.INACTIVE, started, S.ONLINE_LIST),
             now,
         )
         clock = ctx.clock()
         for stream in plan.confirm:
-            ctx.dispatcher.dispatch(StatePoll(ctx, t, by_name[stream], clock, scheduled=False))
+            key = by_name.get(stream)
+            if key is not None:  # not a provisional stream just dropped
+                ctx.dispatcher.dispatch(StatePoll(ctx, t, key, clock, scheduled=False))
         if t.discovers:
             gone = ctx.membership.drop_expired(t.name, now)
             if gone:

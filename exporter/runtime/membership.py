@@ -9,13 +9,19 @@ while a reload runs is either kept by it or discovered into the new snapshot's t
 Discovered streams belong to (account, domain, app), not to a runtime: they survive every reload
 that keeps a discovering target there, however the target is renamed.
 
+A stream first heard of in a push callback is tracked *provisionally*: shown at once, but it takes
+a ``max_streams`` slot only once a list round lists it, and it is dropped when a round or two go
+by without that. A flood of pushes for unknown streams (forged with a replayed signature, or
+genuine but short-lived) can so neither fill discovery nor grow without bound: at most
+``PROVISIONAL_MAX`` per target wait for confirmation.
+
 Lock order: Membership -> StateStore and Membership -> Exposition (both are leaves).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,6 +35,13 @@ from exporter.state import Policy, StateStore
 
 Where = tuple[str, str, str]
 
+# Streams per target known only from push callbacks and waiting for a list round to confirm them.
+PROVISIONAL_MAX = 1000
+
+TRACKED = "tracked"
+PROVISIONAL = "provisional"
+REFUSED = "refused"
+
 
 @dataclass(frozen=True, eq=False)
 class TargetView:
@@ -39,9 +52,9 @@ class TargetView:
     """
 
     target: TargetSpec
-    keys: tuple[StreamKey, ...]  # configured, then discovered
+    keys: tuple[StreamKey, ...]  # configured, then discovered, then provisional
     index: Mapping[str, StreamKey]
-    discovered: int
+    discovered: int  # confirmed discovered streams (they count against max_streams)
 
     @cached_property
     def phases(self) -> list[tuple[float, StreamKey]]:
@@ -59,6 +72,7 @@ class Membership:
         self._lock = threading.Lock()
         self._runtime: Runtime | None = None
         self._discovered: dict[Where, dict[StreamKey, float]] = {}  # key -> time added
+        self._provisional: dict[Where, dict[StreamKey, float]] = {}  # key -> time heard of
         self._views: dict[str, TargetView] = {}
         self._configured: dict[str, frozenset[str]] = {}  # target -> configured stream names
 
@@ -69,15 +83,20 @@ class Membership:
             wanted: dict[StreamKey, StreamSpec] = dict(plan.specs)
             policies: dict[StreamKey, Policy] = dict(plan.policies)
             discovered: dict[Where, dict[StreamKey, float]] = {}
+            provisional: dict[Where, dict[StreamKey, float]] = {}
             for t in runtime.targets:
                 if not t.discovers:
                     continue
-                prior = self._discovered.get(t.where, {})
-                kept = discovered[t.where] = {k: v for k, v in prior.items() if k not in wanted}
                 spec = StreamSpec(t.labels, None)
-                for key in kept:
-                    wanted[key] = spec
-                    policies[key] = t.policy
+                for store, kept in (
+                    (self._discovered, discovered),
+                    (self._provisional, provisional),
+                ):
+                    prior = store.get(t.where, {})
+                    mine = kept[t.where] = {k: v for k, v in prior.items() if k not in wanted}
+                    for key in mine:
+                        wanted[key] = spec
+                        policies[key] = t.policy
             for key in self._store.tracked_keys():
                 if key not in wanted:
                     self._store.remove(key)
@@ -88,6 +107,7 @@ class Membership:
             for key in wanted:
                 self._store.add(key, policies[key])
             self._discovered = discovered
+            self._provisional = provisional
             self._runtime = runtime
             self._views = {}
             self._configured = {}
@@ -105,7 +125,8 @@ class Membership:
         if target is None:
             return None
         found = self._discovered.get(target.where, {}) if target.discovers else {}
-        keys = (*target.keys, *found) if found else target.keys
+        waiting = self._provisional.get(target.where, {}) if target.discovers else {}
+        keys = (*target.keys, *found, *waiting) if found or waiting else target.keys
         view = TargetView(target, keys, {k.stream: k for k in keys}, len(found))
         self._views[name] = view
         return view
@@ -127,12 +148,14 @@ class Membership:
             # Checked against the discovered dict, not a view: a flood of callbacks must not
             # rebuild a 100k-entry index each. A stream another discovery added meanwhile (a
             # callback during a round) is simply kept.
+            waiting = self._provisional.get(target.where, {})
             new = [
                 key
                 for stream in dict.fromkeys(streams)
                 if stream not in configured
                 and (key := StreamKey(target.account, target.domain, target.app, stream))
                 not in found
+                and key not in waiting
             ]
             room = max(0, target.max_streams - len(found))
             added, capped = new[:room], len(new) - min(room, len(new))
@@ -143,6 +166,59 @@ class Membership:
             if added:
                 self._views.pop(name, None)
             return added, capped
+
+    def pushed(self, name: str, stream: str, now: float) -> str:
+        """A push callback for ``stream`` of target ``name``: TRACKED if it is tracked (or now
+        is, provisionally: PROVISIONAL), REFUSED when the target does not discover or too many
+        streams already wait for confirmation."""
+        with self._lock:
+            target = self._runtime.target(name) if self._runtime is not None else None
+            if target is None:
+                return REFUSED
+            key = StreamKey(target.account, target.domain, target.app, stream)
+            if key in self._discovered.get(target.where, {}) or key in target.keys:
+                return TRACKED
+            if not target.discovers:
+                return REFUSED
+            waiting = self._provisional.setdefault(target.where, {})
+            if key in waiting:
+                return PROVISIONAL
+            if len(waiting) >= PROVISIONAL_MAX:
+                return REFUSED
+            waiting[key] = now
+            self._exposition.set_stream(key, target.labels, None)
+            self._store.add(key, target.policy)
+            self._views.pop(name, None)
+            return PROVISIONAL
+
+    def settle(self, name: str, listed: Set[str], started: float, grace: float) -> int:
+        """After a list round that began at ``started``: provisional streams it listed become
+        discovered (within max_streams), those heard of more than ``grace`` before it and not
+        listed are dropped. Returns how many listed ones the cap left out (dropped too)."""
+        with self._lock:
+            target = self._runtime.target(name) if self._runtime is not None else None
+            if target is None or not target.discovers:
+                return 0
+            waiting = self._provisional.get(target.where, {})
+            if not waiting:
+                return 0
+            found = self._discovered.setdefault(target.where, {})
+            over = 0
+            for key, heard in list(waiting.items()):
+                if key.stream in listed:
+                    del waiting[key]
+                    if len(found) < target.max_streams:
+                        found[key] = heard
+                        continue
+                    over += 1
+                elif heard < started - grace:
+                    del waiting[key]
+                else:
+                    continue
+                self._store.remove(key)
+                self._exposition.remove_stream(key)
+            self._views.pop(name, None)
+            return over
 
     def drop_expired(self, name: str, now: float) -> list[StreamKey]:
         """Stop tracking the discovered streams of ``name`` not seen active for its retention."""
@@ -179,5 +255,8 @@ class Membership:
             target = self._runtime.target(name) if self._runtime is not None else None
             if target is None:
                 return 0, 0
-            found = len(self._discovered.get(target.where, {})) if target.discovers else 0
-            return len(target.keys) + found, found
+            if not target.discovers:
+                return len(target.keys), 0
+            found = len(self._discovered.get(target.where, {}))
+            waiting = len(self._provisional.get(target.where, {}))
+            return len(target.keys) + found + waiting, found
