@@ -16,16 +16,26 @@ from dataclasses import asdict, dataclass, field, fields
 from exporter.cssapi import ACTIONS
 
 ANY_ACTION = "*"
+# Drawn in this order; at most one applies. A new fault goes where its draw cannot shift the
+# draws of the older ones for a config that does not use it (a rate of 0 draws nothing).
 TRANSPORT_FAULTS: tuple[str, ...] = (
     "timeout",
+    "trickle",
     "http_5xx",
+    "http_429",
+    "http_503",
     "malformed_json",
     "truncated_json",
     "wrong_content_type",
 )
+# Faults answered with an HTTP status and a gateway's HTML page instead of an API answer.
+STATUS_FAULTS: dict[str, int] = {"http_429": 429, "http_503": 503}
 WINDOW_KINDS: dict[str, str] = {
     "throttle": "RequestLimitExceeded",
     "auth_failure": "AuthFailure.SignatureFailure",
+    # A gateway shedding load: HTTP 429 or 503 for every call, before any API answer.
+    "http_429": "429",
+    "http_503": "503",
 }
 ACCOUNT_OK = "ok"
 
@@ -52,6 +62,10 @@ def _number(value: object, name: str, *, rate: bool = False) -> float:
     return number
 
 
+# Fields that are amounts (seconds, bytes per second), not rates in [0, 1].
+_AMOUNTS = ("latency", "jitter", "timeout_hold", "trickle_bytes_per_second")
+
+
 @dataclass(frozen=True)
 class FaultConfig:
     """Faults of one action (or of every action, under ``"*"``). Rates are in [0, 1]."""
@@ -60,7 +74,11 @@ class FaultConfig:
     jitter: float = 0.0
     timeout: float = 0.0
     timeout_hold: float = 30.0
+    trickle: float = 0.0
+    trickle_bytes_per_second: float = 1.0
     http_5xx: float = 0.0
+    http_429: float = 0.0
+    http_503: float = 0.0
     malformed_json: float = 0.0
     truncated_json: float = 0.0
     wrong_content_type: float = 0.0
@@ -84,8 +102,10 @@ class FaultConfig:
                     for code, rate in value.items()
                 }
             else:
-                rate = key not in ("latency", "jitter", "timeout_hold")
-                values[key] = _number(value, key, rate=rate)
+                number = _number(value, key, rate=key not in _AMOUNTS)
+                if key == "trickle_bytes_per_second" and not number > 0:
+                    raise ValueError(f"trickle_bytes_per_second must be > 0, got {value!r}")
+                values[key] = number
         return cls(**values)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:
@@ -96,13 +116,18 @@ class FaultConfig:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with one request: delay it, then answer normally or with a fault."""
+    """What to do with one request: delay it, then answer normally or with a fault.
+
+    ``trickle``: for the ``trickle`` fault, the rate in bytes per second at which the whole
+    answer (status line, headers and body) is written.
+    """
 
     delay: float = 0.0
     fault: str | None = None
     error_code: str | None = None
     hold: float = 0.0
     status: int = 200
+    trickle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -184,6 +209,8 @@ class Faults:
             )
         check_action(action)
         seconds = _number(seconds, "seconds")
+        if kind in STATUS_FAULTS and code not in (None, WINDOW_KINDS[kind]):
+            raise ValueError(f"a {kind} window answers HTTP {WINDOW_KINDS[kind]}; it takes no code")
         code = check_code(code) if code is not None else WINDOW_KINDS[kind]
         window = Window(kind, action, code, self._clock() + seconds)
         with self._lock:
@@ -215,6 +242,9 @@ class Faults:
 
     def decide(self, action: str) -> Decision | None:
         """Draw this request's fate; None means no config applies (the fast path)."""
+        for kind, status in STATUS_FAULTS.items():
+            if self._windows and self.active_window(kind, action) is not None:
+                return Decision(fault=kind, status=status)
         config = self.effective(action)
         if config is None:
             return None
@@ -226,8 +256,18 @@ class Faults:
             for name in TRANSPORT_FAULTS:
                 rate: float = getattr(config, name)
                 if rate > 0 and (rate >= 1 or rng.random() < rate):
-                    status = rng.choice((502, 503)) if name == "http_5xx" else 200
-                    return Decision(delay, name, None, config.timeout_hold, status)
+                    if name == "http_5xx":
+                        status = rng.choice((502, 503))
+                    else:
+                        status = STATUS_FAULTS.get(name, 200)
+                    return Decision(
+                        delay,
+                        name,
+                        None,
+                        config.timeout_hold,
+                        status,
+                        config.trickle_bytes_per_second if name == "trickle" else 0.0,
+                    )
             for code in sorted(config.error_rates):
                 rate = config.error_rates[code]
                 if rate > 0 and (rate >= 1 or rng.random() < rate):

@@ -9,13 +9,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from exporter.cssapi import ACTIONS, API_VERSION, SERVICE
 from exporter.simulator.actions import HANDLERS
 from exporter.simulator.counters import Counters
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
-from exporter.simulator.faults import ACCOUNT_OK, Decision, Faults
+from exporter.simulator.faults import ACCOUNT_OK, STATUS_FAULTS, Decision, Faults
 from exporter.simulator.policy import Policy
 from exporter.simulator.ratelimit import RateLimiter
 from exporter.simulator.signing import (
@@ -35,13 +36,16 @@ OTHER_ACTION = "other"
 
 @dataclass(frozen=True)
 class Reply:
-    """What the HTTP layer writes. ``hold`` set: wait that long, then close without answering."""
+    """What the HTTP layer writes. ``hold`` set: wait that long, then close without answering.
+    ``trickle`` set: write the whole answer, status line included, at that many bytes a second.
+    """
 
     status: int = 200
     body: bytes = b""
     content_type: str = JSON
     delay: float = 0.0
     hold: float | None = None
+    trickle: float | None = None
 
 
 def _encode(response: dict[str, Any]) -> bytes:
@@ -232,8 +236,9 @@ class Gateway:
         self.counters.count_request(label, fault)
         if fault == "timeout":
             return Reply(delay=decision.delay, hold=decision.hold)
-        if fault == "http_5xx":
-            reason = "Bad Gateway" if decision.status == 502 else "Service Unavailable"
+        if fault in ("http_5xx", *STATUS_FAULTS):
+            # What a load balancer in front of the API sends: its own page, not an API answer.
+            reason = HTTPStatus(decision.status).phrase
             page = f"<html><head><title>{decision.status} {reason}</title></head><body>"
             page += f"<center><h1>{decision.status} {reason}</h1></center></body></html>\n"
             return Reply(
@@ -245,13 +250,15 @@ class Gateway:
         if fault == "malformed_json":
             broken = f'{{"Response": {{"RequestId": "{request_id}", StreamState: }}'.encode()
             return Reply(body=broken, delay=decision.delay)
-        if fault == "truncated_json":
+        if fault in ("truncated_json", "trickle"):
             try:
                 result = HANDLERS[action](self.world, self._params(body), self.policy)
                 result["RequestId"] = request_id
                 full = _encode(result)
             except ApiError as exc:
                 full = error_body(exc.code, exc.message, request_id)
+            if fault == "trickle":  # the real answer, arriving too slowly to be of use
+                return Reply(body=full, delay=decision.delay, trickle=decision.trickle)
             return Reply(body=full[: max(1, len(full) // 2)], delay=decision.delay)
         # wrong_content_type: a gateway error page that happens to be JSON, served as HTML
         return Reply(

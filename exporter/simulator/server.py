@@ -149,9 +149,30 @@ class _Handler(BaseHTTPRequestHandler):
             stop.wait(reply.hold)
             self.close_connection = True
             return
+        if reply.trickle is not None:
+            # Injected slow answer: all of it, a few bytes at a time, until done or the client
+            # hangs up; the connection is given up afterwards.
+            self.close_connection = True
+            data = self._response(reply.status, reply.body, reply.content_type)
+            interval = max(0.01, 1.0 / reply.trickle)
+            step = max(1, round(reply.trickle * interval))
+            for start in range(0, len(data), step):
+                if start and stop.wait(interval):
+                    return
+                try:
+                    self.wfile.write(data[start : start + step])
+                except OSError:
+                    return
+            return
         self._write(reply.status, reply.body, reply.content_type)
 
     def _write(self, status: int, body: bytes, content_type: str) -> None:
+        try:
+            self.wfile.write(self._response(status, body, content_type))
+        except OSError:
+            self.close_connection = True
+
+    def _response(self, status: int, body: bytes, content_type: str) -> bytes:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
@@ -165,7 +186,4 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if self.close_connection:
             head += "Connection: close\r\n"
-        try:
-            self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
-        except OSError:
-            self.close_connection = True
+        return head.encode("latin-1") + b"\r\n" + body

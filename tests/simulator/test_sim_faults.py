@@ -9,14 +9,22 @@ from typing import Any
 import pytest
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 
+from exporter.client import ClientSettings, CssClient
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
-from exporter.simulator import FaultConfig, Faults
+from exporter.model import ApiError, ErrorClass, StreamKey, StreamState
+from exporter.simulator import FaultConfig, Faults, Simulator
 
 from .conftest import SimFactory
-from .support import DOMAIN, FakeClock, client, sdk_code
+from .support import DOMAIN, SECRET_ID, SECRET_KEY, FakeClock, client, sdk_code
 
 WORLD: dict[str, Any] = {"streams": [{"domain": DOMAIN, "stream": "on", "state": "active"}]}
 PARAMS = {"DomainName": DOMAIN, "AppName": "live", "StreamName": "on"}
+KEY = StreamKey("sim", DOMAIN, "live", "on")
+
+
+def css_client(sim: Simulator, timeout: float = 5.0) -> CssClient:
+    """The exporter's client, for what the bare SDK cannot tell (statuses, deadlines)."""
+    return CssClient(ClientSettings("sim", sim.endpoint, "http", timeout, SECRET_ID, SECRET_KEY))
 
 
 def test_latency(make_sim: SimFactory) -> None:
@@ -177,3 +185,74 @@ def test_invalid_windows_and_actions() -> None:
         faults.set("DescribeSomethingElse", latency=1)
     with pytest.raises(ValueError):
         faults.set_account_state("")
+
+
+@pytest.mark.parametrize(("fault", "status"), [("http_429", 429), ("http_503", 503)])
+def test_http_429_and_503(make_sim: SimFactory, fault: str, status: int) -> None:
+    sim = make_sim(WORLD)
+    sim.faults.set(STATE, **{fault: 1.0})
+    with pytest.raises(TencentCloudSDKException) as info:
+        client(sim).call_json(STATE, PARAMS)
+    assert info.value.code == "ServerNetworkError"  # the SDK keeps the body, not the status
+    reason = {429: b"Too Many Requests", 503: b"Service Unavailable"}[status]
+    assert reason in info.value.message
+    result = css_client(sim).stream_state(KEY)
+    assert isinstance(result, ApiError)
+    assert result.code == f"HTTPError.{status}"
+    assert result.error_class is ErrorClass.THROTTLED
+    assert sim.counters()[STATE] == {fault: 2}
+    client(sim).call_json(ONLINE_LIST, {})  # other actions unaffected
+
+
+@pytest.mark.parametrize(("kind", "status"), [("http_429", 429), ("http_503", 503)])
+def test_http_status_window(make_sim: SimFactory, kind: str, status: int) -> None:
+    clock = FakeClock()
+    sim = make_sim(WORLD, monotonic=clock)
+    window = sim.start_window(kind, 5, action=STATE)
+    assert window.code == str(status)
+    c = css_client(sim)
+    result = c.stream_state(KEY)
+    assert isinstance(result, ApiError) and result.code == f"HTTPError.{status}"
+    assert not isinstance(c.online_page(DOMAIN, "live", 1, 10), ApiError)
+    clock.advance(5.1)
+    assert c.stream_state(KEY) is StreamState.ACTIVE
+    assert sim.counters()[STATE] == {kind: 1, "ok": 1}
+    with pytest.raises(ValueError):
+        sim.start_window(kind, 5, code="RequestLimitExceeded")
+
+
+def test_trickle_sends_the_real_answer_slowly(make_sim: SimFactory) -> None:
+    sim = make_sim(WORLD)
+    sim.faults.set(STATE, trickle=1.0, trickle_bytes_per_second=2000)
+    # About 250 bytes at 2,000 bytes/s, 20 at a time: a slow but complete answer.
+    assert client(sim).call_json(STATE, PARAMS)["Response"]["StreamState"] == "active"
+    assert sim.counters()[STATE] == {"trickle": 1}
+
+
+def test_trickle_beats_the_sdk_timeout_but_not_the_deadline(make_sim: SimFactory) -> None:
+    sim = make_sim(WORLD)
+    sim.faults.set(STATE, trickle=1.0, trickle_bytes_per_second=5)
+    started = time.monotonic()
+    result = css_client(sim, timeout=1.0).stream_state(KEY)
+    elapsed = time.monotonic() - started
+    assert isinstance(result, ApiError) and result.code == "Timeout", result
+    # At the deadline; the whole answer would take about 50 s. Slack for a loaded machine.
+    assert 1.0 <= elapsed < 4.0, elapsed
+    assert sim.counters()[STATE] == {"trickle": 1}
+    t0 = time.perf_counter()
+    sim.stop()  # the trickling handler gives up at once
+    assert time.perf_counter() - t0 < 2.0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"trickle_bytes_per_second": 0},
+        {"trickle": 2},
+        {"http_429": -0.1},
+        {"http_503": "1"},
+    ],
+)
+def test_invalid_new_fault_fields(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        FaultConfig.from_mapping(fields)
