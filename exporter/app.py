@@ -6,7 +6,7 @@ tick). A reload builds a new runtime snapshot beside the running one, brings eac
 with it (membership first, so the streams exist before anything polls them), then swaps the
 snapshot in with one assignment; readers take one reference per request.
 
-Lock order, outermost first: App reload lock -> Poller apply lock -> Membership -> StateStore /
+Lock order, outermost first: the reload coalescer -> Poller apply lock -> Membership -> StateStore /
 Exposition (leaves). Progress, guards, lanes and the dispatcher are leaves, never held while
 calling another owner.
 """
@@ -28,6 +28,7 @@ from exporter.metrics import ExporterMetrics
 from exporter.model import ApiError
 from exporter.polling.collector import PollingCollector
 from exporter.polling.engine import Poller
+from exporter.reload import Coalescer, fingerprint
 from exporter.render import Renderer
 from exporter.runtime import snapshot
 from exporter.runtime.membership import Membership
@@ -77,7 +78,8 @@ class App:
         self.metrics.registry.register(PollingCollector(self.poller, self.membership))
         self.metrics.ready.set_function(lambda: 1 if self.ready() else 0)
         self.callbacks = CallbackSink(self.store, self.membership, self.metrics, wall)
-        self._reload_lock = threading.Lock()
+        self._reload = Coalescer(self._reload_now)
+        self._fingerprint = fingerprint(config)
         self._reload_ok = True
         self._reload_time: float | None = None
         self.runtime: Runtime = self._apply(config, generation=0)
@@ -134,28 +136,39 @@ class App:
         return record
 
     def reload(self) -> tuple[bool, str]:
-        """Load the config again and swap it in; a bad one keeps the old config running."""
+        """Load the config again and swap it in; a bad one keeps the old config running.
+        Coalesced (exporter/reload.py): a burst of requests makes at most two reloads."""
         if self._loader is None:
             return False, "no configuration file to reload (demo mode)"
-        with self._reload_lock:
-            try:
-                config = self._loader()
-            except ConfigError as exc:
-                self._reloaded(False)
-                message = "; ".join(exc.problems)
-                log.error("reload failed, keeping the running configuration: %s", message)
-                return False, message
-            except OSError as exc:
-                self._reloaded(False)
-                log.error("reload failed, keeping the running configuration: %s", exc)
-                return False, str(exc)
-            self.runtime = self._apply(config, self.runtime.generation + 1)
-            self.callback_path = self.runtime.callback_path
-            # Answer only once /metrics shows the new set of streams.
-            self.renderer.sync()
+        return self._reload()
+
+    def _reload_now(self) -> tuple[bool, str]:
+        try:
+            config = self._loader() if self._loader is not None else None
+        except ConfigError as exc:
+            self._reloaded(False)
+            message = "; ".join(exc.problems)
+            log.error("reload failed, keeping the running configuration: %s", message)
+            return False, message
+        except OSError as exc:
+            self._reloaded(False)
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            return False, str(exc)
+        assert config is not None
+        digest = fingerprint(config)
+        if digest == self._fingerprint:
+            # Nothing changed: nothing is rebuilt, no schedule moves, no call goes out.
             self._reloaded(True)
-            log.info("configuration reloaded: %d streams tracked", len(self.store))
-            return True, "configuration reloaded"
+            log.info("configuration reloaded: unchanged")
+            return True, "configuration unchanged"
+        self.runtime = self._apply(config, self.runtime.generation + 1)
+        self._fingerprint = digest
+        self.callback_path = self.runtime.callback_path
+        # Answer only once /metrics shows the new set of streams.
+        self.renderer.sync()
+        self._reloaded(True)
+        log.info("configuration reloaded: %d streams tracked", len(self.store))
+        return True, "configuration reloaded"
 
     # -- web backend -----------------------------------------------------------------------
 

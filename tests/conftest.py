@@ -27,6 +27,14 @@ SLOW: dict[str, dict[str, float]] = {
     },
     "tests/test_api_answers.py": {"test_exporter_keeps_serving_through_the_corpus": 18},
     "tests/test_push_quality.py": {"test_push_quality_matches_the_scripted_values": 15},
+    "tests/test_isolation.py": {
+        "test_a_fault_on_state_polls_leaves_the_list_rounds_alone": 90,
+        "test_a_reload_loop_does_not_starve_polling": 52,
+    },
+    "tests/test_runtime_stress.py": {
+        "test_reloads_callbacks_discovery_and_scrapes_at_once_keep_every_invariant": 7,
+    },
+    "tests/test_secrets.py": {"test_config_check_output_has_no_secret": 5},
     "tests/test_reload.py": {
         "test_sigterm_with_calls_in_flight_exits_zero_within_five_seconds": 10,
     },

@@ -628,3 +628,23 @@ def test_a_throttled_forbid_page_is_retried_at_the_slower_pace() -> None:
     assert pages == [1, 1, 1, 2, 3, 4, 5]  # page 1 twice more, then the whole list
     guard = rig.poller.guard("a")
     assert guard is not None and guard.forbid_supported is True
+
+
+def test_reloads_between_ticks_skip_no_slot() -> None:
+    # A reload loop once starved polling: each reload moved the window the next tick looked at.
+    cfg = config([state_target(streams(50), push_info=False)])
+    rig = Rig(cfg)
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    rig.advance(10)  # past the first round's off-phase polls
+    rig.api.calls.clear()
+    for _ in range(30):  # 30 s with five reloads a second
+        for _ in range(5):
+            rig.clock.now += TICK_SECONDS / 5
+            rig.apply(cfg)
+            rig.poller.first_round()  # what apply() does on a started poller
+        rig.wall.now += TICK_SECONDS
+        rig.poller.tick()
+        rig.poller.run_pending()
+    # 50 streams every 10 s, none skipped (the limiters' fake sleeps add a little time).
+    assert 150 <= rig.api.calls[cssapi.STATE] <= 160

@@ -50,7 +50,11 @@ class Ticker:
                 tracked.update(view.keys)
         with self._lock:
             self._last_dispatch = {k: v for k, v in self._last_dispatch.items() if k in tracked}
-            self._prev = now
+            if self._prev is None:
+                # At start only: a reload must not move the window the next tick looks at, or
+                # the slots since the last tick would be skipped (a reload loop would starve
+                # polling).
+                self._prev = now
         for t in runtime.targets:
             if ctx.progress.mode(t.name) == "state":
                 with self._lock:

@@ -1,0 +1,46 @@
+"""Reloads coalesce (one running, one queued) and an unchanged config changes nothing."""
+
+from __future__ import annotations
+
+import threading
+
+from exporter.config import parse_config
+from exporter.reload import Coalescer, fingerprint
+
+
+def test_a_burst_of_reload_requests_makes_at_most_two_reloads() -> None:
+    started = threading.Event()
+    release = threading.Event()
+    runs: list[int] = []
+
+    def work() -> int:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            started.set()
+            release.wait(10)
+        return len(runs)
+
+    reload = Coalescer(work)
+    results: list[int] = []
+    first = threading.Thread(target=lambda: results.append(reload()))
+    first.start()
+    assert started.wait(10)
+    # 20 requests while the first runs: they all share the one queued reload behind it.
+    waiting = [threading.Thread(target=lambda: results.append(reload())) for _ in range(20)]
+    for thread in waiting:
+        thread.start()
+    release.set()
+    for thread in [first, *waiting]:
+        thread.join(10)
+    assert runs == [0, 1]
+    assert sorted(results) == [1] + [2] * 20
+
+
+def test_the_fingerprint_sees_every_change_secrets_included() -> None:
+    base = "accounts:\n  - name: a\n    credentials: {secret_id: AKIDx, secret_key: k1}\n"
+    targets = "targets:\n  - domain: d.example.com\n    streams: [s]\n"
+    one = fingerprint(parse_config(base + targets))
+    assert one == fingerprint(parse_config(base + targets))
+    assert one != fingerprint(parse_config(base.replace("k1", "k2") + targets))
+    assert one != fingerprint(parse_config(base + targets.replace("[s]", "[s, t]")))
+    assert "k1" not in one
