@@ -607,7 +607,7 @@ def test_a_ban_without_domain_is_applied_where_unambiguous_and_confirmed_where_n
     rig.poller.run_pending()
     assert rig.state("s000", "other.example.com/live") is StreamState.FORBID
     # "dup" is tracked on both domains: each was asked with a state poll instead.
-    asked = [s for a, s in rig.api.log if a == cssapi.STATE]
+    asked = [str(s) for a, s in rig.api.log if a == cssapi.STATE]
     assert sorted(asked) == ["dup", "dup"]
     assert rig.state("dup", "other.example.com/live") is StreamState.FORBID
     assert rig.state("dup") is StreamState.INACTIVE
