@@ -32,6 +32,7 @@ import ctypes
 import hashlib
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -161,13 +162,17 @@ class Scrape:
     at: float
     status: int  # 0: no answer
     latency: float
+    error: str = ""  # what went wrong, and whether a retry on a new connection was needed
 
 
-class Scraper(threading.Thread):
-    """GET /metrics every ``interval`` on a kept-alive connection, as Prometheus does."""
+class Scraper:
+    """GET /metrics every ``interval`` on a kept-alive connection, as Prometheus does.
+
+    It runs in a process of its own, so that the attackers' work in this one (the GIL) does not
+    show in its latencies; results come back over a queue.
+    """
 
     def __init__(self, port: int, interval: float, tls: ssl.SSLContext | None, auth: bool) -> None:
-        super().__init__(daemon=True)
         self.port, self.interval, self.tls = port, interval, tls
         self.headers = {
             "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
@@ -178,15 +183,46 @@ class Scraper(threading.Thread):
             token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
         self.scrapes: list[Scrape] = []
-        self.stopped = threading.Event()
         self._conn: http.client.HTTPConnection | None = None
+        mp = multiprocessing.get_context("fork")  # the TLS context is inherited, not pickled
+        self._queue: multiprocessing.Queue[tuple[float, int, float, str] | None] = mp.Queue()
+        self._stop = mp.Event()
+        self._proc = mp.Process(target=self._child, daemon=True)
+        self._collector = threading.Thread(target=self._collect, daemon=True)
+
+    def start(self) -> None:
+        self._proc.start()
+        self._collector.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._proc.join(15)
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._queue.put(None)
+        self._collector.join(5)
+
+    def _collect(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self.scrapes.append(Scrape(*item))
+
+    def _child(self) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            start = time.monotonic()
+            status, note = self.scrape()
+            self._queue.put((start, status, time.monotonic() - start, note))
+            next_at += self.interval
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _connect(self) -> http.client.HTTPConnection:
         if self.tls is not None:
             return http.client.HTTPSConnection(HOST, self.port, timeout=10, context=self.tls)
         return http.client.HTTPConnection(HOST, self.port, timeout=10)
 
-    def scrape(self) -> int:
+    def scrape(self) -> tuple[int, str]:
+        note = ""
         for attempt in (0, 1):
             reused = self._conn is not None
             conn = self._conn or self._connect()
@@ -198,23 +234,15 @@ class Scraper(threading.Thread):
                 if res.getheader("Connection", "").lower() == "close":
                     conn.close()
                     self._conn = None
-                return res.status
-            except (OSError, http.client.HTTPException):
+                return res.status, note
+            except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 self._conn = None
+                note += f"{'reused' if reused else 'new'} connection: {type(exc).__name__}; "
                 # Go's transport retries once when a reused connection turns out closed.
                 if not reused or attempt == 1:
-                    return 0
-        return 0
-
-    def run(self) -> None:
-        next_at = time.monotonic()
-        while not self.stopped.is_set():
-            start = time.monotonic()
-            status = self.scrape()
-            self.scrapes.append(Scrape(start, status, time.monotonic() - start))
-            next_at += self.interval
-            self.stopped.wait(max(0.0, next_at - time.monotonic()))
+                    return 0, note
+        return 0, note
 
     def between(self, start: float, end: float) -> list[Scrape]:
         return [s for s in self.scrapes if start <= s.at <= end]
@@ -533,6 +561,10 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
     )
     passed = True
     for r in results:
+        slow = sorted(r.scrapes, key=lambda s: -s.latency)[:3]
+        for s in slow:
+            if s.latency >= 1.0 or s.status != 200:
+                print(f"    {r.attack}: scrape {s.status} in {s.latency:.2f} s {s.error}")
         ok = sum(s.status == 200 for s in r.scrapes)
         threads = max((s[1] for s in r.samples), default=0)
         rss = max((s[2] for s in r.samples), default=0)
@@ -614,9 +646,8 @@ def main(argv: list[str] | None = None) -> int:
                     if not exporter.alive():
                         break
             finally:
-                scraper.stopped.set()
+                scraper.stop()
                 sampler.stopped.set()
-                scraper.join(15)
                 tail = [line for line in exporter.log if "level=error" in line][-5:]
                 exporter.stop()
             for line in tail:

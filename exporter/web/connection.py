@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import socket
 import ssl
+import struct
+import termios
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -40,6 +44,19 @@ WRITE_SLICE = 64 * 1024
 _READ_SIZE = 64 * 1024
 # What a closing connection reads and drops, at most, before giving up on a clean close.
 LINGER_BYTES = 256 * 1024
+
+
+_local = threading.local()
+_NO_BIO = ssl.MemoryBIO()
+
+
+def _scratch() -> bytearray:
+    """The read buffer of this event loop's thread: asyncio fills it and hands it to one
+    protocol at a time, which copies what it needs, so connections need no buffer each."""
+    buf: bytearray | None = getattr(_local, "scratch", None)
+    if buf is None:
+        buf = _local.scratch = bytearray(_READ_SIZE)
+    return buf
 
 
 class Closed(Exception):
@@ -66,8 +83,12 @@ class Connection(asyncio.BufferedProtocol):
         self.closed = False
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None  # the request loop, kept from the GC
+        self.served = 0  # successful answers: a connection that got some is kept longer
+        # The client is not taking its answers (a full send buffer): first to go over the cap.
+        self.stalled = False
+        self.lagging = False  # it has left answers unread at least once
         self.ready: asyncio.Future[None] = loop.create_future()
-        self._scratch = bytearray(_READ_SIZE)
+        self._scratch = _scratch()
         self._max_unread = max_unread
         self._on_expire = on_expire
         self._on_lost = on_lost
@@ -105,7 +126,6 @@ class Connection(asyncio.BufferedProtocol):
         return memoryview(self._scratch)
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.last_progress = self.loop.time()
         if self.state == "linger":
             # Dropped: the answer has been sent, the rest of the request is not wanted. A client
             # that keeps sending is not waited for (the linger is for the answer's sake only).
@@ -134,6 +154,10 @@ class Connection(asyncio.BufferedProtocol):
         self.closed = True
         self.eof = True
         self._cancel_timer()
+        # OpenSSL's buffers for this connection go now, not when the last reference does.
+        self._tls = None
+        self._in_bio = self._out_bio = _NO_BIO
+        self.inbuf = bytearray()
         if not self.ready.done():
             self.ready.set_exception(Closed())
             self.ready.exception()  # retrieved: a handshake that never ended is no error
@@ -259,11 +283,61 @@ class Connection(asyncio.BufferedProtocol):
             else:
                 self.transport.write(piece)
             while self._paused_writing and not self.closed:
+                self.stalled = True
                 self._drain = self.loop.create_future()
                 await self._drain
+            self.stalled = False
             self.last_progress = self.loop.time()
         if self.closed:
             raise Closed()
+
+    def unsent(self) -> int:
+        """Bytes of earlier answers the client has not taken yet: queued here, and in the
+        kernel's send queue (sent but not acknowledged, or not sent for a zero window)."""
+        if self.transport is None:
+            return 0
+        queued = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return queued
+        try:
+            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            return queued
+        return queued + int(struct.unpack("i", raw)[0])
+
+    async def caught_up(self, limit: int) -> None:
+        """Until the client has taken all but ``limit`` bytes of its earlier answers.
+
+        A client that sends requests and never reads the answers would otherwise get an answer
+        per request for as long as the kernel's send buffer (megabytes) takes them in, each
+        one the server's work. Prometheus sends one request at a time and reads the answer.
+        """
+        wait = 0.01
+        while not self.closed and self.unsent() > limit:
+            self.stalled = self.lagging = True
+            await asyncio.sleep(wait)
+            wait = min(0.25, wait * 2)
+        self.stalled = False
+        if self.closed:
+            raise Closed()
+
+    def progressed(self) -> None:
+        """A request was read in full, or an answer taken: what keeps a connection over others."""
+        self.last_progress = self.loop.time()
+
+    def eviction_rank(self) -> tuple[int, float]:
+        """Lowest goes first: never answered, then not taking its answers, then by quiet time."""
+        kind = 0 if self.served == 0 else 1 if self.stalled else 2
+        return kind, self.last_progress
+
+    @property
+    def priority(self) -> int:
+        """Its requests' place in a queue: a client served before that takes its answers goes
+        first, then new connections, then clients that leave answers unread."""
+        if self.lagging:
+            return 2
+        return 0 if self.served else 1
 
     def deadline(self, state: str, seconds: float | None, reason: str = "") -> None:
         """Enter ``state``; abort with ``reason`` unless it changes within ``seconds``."""
@@ -288,6 +362,8 @@ class Connection(asyncio.BufferedProtocol):
             return
         if reason:
             self._on_expire(self, reason)
+        if self.state == "queued" and self.task is not None:
+            self.task.cancel()  # its place in the pool's queue goes to the next one
         if self.transport is not None:
             self.transport.abort()
 

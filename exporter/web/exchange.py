@@ -51,14 +51,22 @@ class Exchange:
             await conn.ready  # the TLS handshake, if any
             first = True
             while not conn.closed:
+                if not first:
+                    # The next request is served once the last answer has been taken.
+                    conn.deadline("write", self.limits.write_timeout, "write_timeout")
+                    await conn.caught_up(WRITE_SLICE)
                 request = await self._read_head(first)
                 if request is None:
                     break
                 first = False
                 if not await self._serve(request):
                     break
-        except Closed:
+        except (Closed, ConnectionError):
             pass
+        except OSError as exc:  # the socket went away under a transport call (ENOTCONN, ...)
+            log.debug("connection from %s: %s", conn.peer, exc)
+            conn.expire_now("")
+            return
         except Exception:
             log.error("error serving %s", conn.peer, exc_info=True)
             conn.expire_now("")
@@ -99,6 +107,7 @@ class Exchange:
         head = bytes(conn.inbuf[:end])
         del conn.inbuf[: end + 4]
         conn.consumed()
+        conn.progressed()
         try:
             return parse_head(head)
         except BadRequest as bad:
@@ -120,13 +129,13 @@ class Exchange:
             and (parts[1].partition(b"?")[0] == str(callback_path).encode())
         )
 
-    async def _refuse_head(self, status: int, reason: str) -> None:
+    async def _refuse_head(self, status: int, reason: str) -> Request | None:
         """Answer a head the server cannot go on after, and close."""
         self.stats.refused("header_too_large" if status == 431 else "bad_request")
         self.stats.closed("bad_request")
         answer = text(status, f"{_phrase(status)}: {reason}", close=True)
         await self._send(None, answer, self.live.current, body_unread=True)
-        return None
+        return None  # nothing more is read from this connection
 
     async def _read_body(self, request: Request, limit: int) -> bytes:
         """Raises TooLarge, BadRequest or Closed."""
@@ -170,7 +179,7 @@ class Exchange:
         route = self.router.route(request)
         answer: Response | None = None
         if route.auth:
-            answer = await self.router.authorize(request, snapshot)
+            answer = await self.router.authorize(request, snapshot, self.conn.priority)
         if answer is None:
             answer = route.answer
         if answer is not None:
@@ -190,8 +199,13 @@ class Exchange:
                 self.stats.closed("bad_request")
                 answer = text(bad.status, f"{_phrase(bad.status)}: {bad.reason}", close=True)
                 return await self._send(request, answer, snapshot, body_unread=True)
-        self.conn.deadline("handler", None)
-        answer = await self.router.run(route, body)
+        conn = self.conn
+        conn.progressed()
+        # Waiting for a thread, the connection may still be closed to make room; running, not.
+        conn.deadline("queued", None)
+        answer = await self.router.run(
+            route, body, conn.priority, started=lambda: conn.deadline("handler", None)
+        )
         return await self._send(request, answer, snapshot, body_unread=unread)
 
     async def _send(
@@ -218,6 +232,8 @@ class Exchange:
         elif request is not None and request.version == (1, 0):
             headers.append(("Connection", "keep-alive"))
         head = response_head(answer.status, headers)
+        if answer.status < 400:
+            conn.served += 1  # only answers that served the client earn it a better place
         conn.deadline("write", self.limits.write_timeout, "write_timeout")
         if request is not None and request.method == "HEAD":
             await conn.write(head)

@@ -24,8 +24,8 @@ FD_RESERVE = 128
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    # Open client connections. Over it, the connection that has been quiet longest (idle,
-    # still sending its head or body, or not reading its answer) is closed to make room.
+    # Open client connections. Over it, the ones least worth keeping are closed to make room
+    # (never answered, then not reading their answers, then quiet longest: server._evict).
     max_connections: int = 512
     # The request line and header fields, from the first byte (Go: ReadHeaderTimeout).
     read_header_timeout: float = 10.0

@@ -135,20 +135,22 @@ class Router:
         return Route(answer=text(404, "Not found"))
 
     def _callback_route(self, request: Request) -> Route:
-        refused = callbacks.check_method(request.method)
-        if refused is not None:
+        bad_method = callbacks.check_method(request.method)
+        if bad_method is not None:
+            not_post = text(405, POST_ONLY, ("Allow", "POST"))
             return Route(
-                "callback",
-                handle=lambda _: self._rejected(refused, text(405, POST_ONLY, ("Allow", "POST"))),
-                auth=False,
+                "callback", handle=lambda _: self._rejected(bad_method, not_post), auth=False
             )
-        if not request.chunked:
-            refused = callbacks.check_length(request.header("content-length"))
-            if refused is not None:  # missing (411) or too large (413): the body is not read
-                answer = text(refused.status, f"{refused.reason}: {refused.message}", close=True)
-                return Route(
-                    "callback", handle=lambda _: self._rejected(refused, answer), auth=False
-                )
+        bad_length = (
+            None if request.chunked else callbacks.check_length(request.header("content-length"))
+        )
+        if bad_length is not None:  # missing (411) or too large (413): the body is not read
+            answer = text(
+                bad_length.status, f"{bad_length.reason}: {bad_length.message}", close=True
+            )
+            return Route(
+                "callback", handle=lambda _: self._rejected(bad_length, answer), auth=False
+            )
         content_type = request.header("content-type")
         return Route(
             "callback",
@@ -160,7 +162,9 @@ class Router:
 
     # -- auth ------------------------------------------------------------------------------
 
-    async def authorize(self, request: Request, snapshot: WebSnapshot) -> Response | None:
+    async def authorize(
+        self, request: Request, snapshot: WebSnapshot, priority: int = 0
+    ) -> Response | None:
         """None when the request may go on; else the answer (401, or 503 while bcrypt is busy)."""
         auth = snapshot.auth
         if auth is None:
@@ -168,7 +172,7 @@ class Router:
         verdict = auth.precheck(request.header("authorization"))
         if isinstance(verdict, Attempt):
             try:
-                verdict = await self._bcrypt.run(auth.verify, verdict)
+                verdict = await self._bcrypt.run(auth.verify, verdict, priority=priority)
             except Busy:
                 self._stats.refused("auth_busy")
                 return text(503, BUSY, ("Retry-After", "1"))
@@ -177,10 +181,18 @@ class Router:
         self._stats.refused("unauthorized")
         return text(401, "Unauthorized", ("WWW-Authenticate", "Basic"))
 
-    async def run(self, route: Route, body: bytes) -> Response:
+    async def run(
+        self,
+        route: Route,
+        body: bytes,
+        priority: int = 0,
+        started: Callable[[], None] | None = None,
+    ) -> Response:
         assert route.handle is not None
         try:
-            return await self.pools[route.kind].run(route.handle, body)
+            return await self.pools[route.kind].run(
+                route.handle, body, priority=priority, started=started
+            )
         except Busy:
             self._stats.refused("handlers_busy")
             return text(503, BUSY, ("Retry-After", "1"))

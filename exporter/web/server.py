@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import heapq
 import logging
 import os
 import resource
@@ -49,7 +50,9 @@ _EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 # The client gave up between connecting and being accepted: nothing to do.
 _CLIENT_GONE = (errno.ECONNABORTED, errno.EPROTO, errno.ECONNRESET, errno.EPERM)
 # States whose connection may be closed to make room: all but one whose handler is running.
-_EVICTABLE = frozenset(("handshake", "new", "head", "body", "idle", "write", "linger", "closing"))
+_EVICTABLE = frozenset(
+    ("handshake", "new", "head", "body", "idle", "queued", "write", "linger", "closing")
+)
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -305,6 +308,7 @@ class WebServer:
         self.stats.set_open(len(self._conns))
         exchange = Exchange(conn, self._router, self._live, self.limits, self.stats)
         conn.task = self._loop.create_task(self._serve(conn, sock, exchange))
+        conn.task.add_done_callback(lambda _: setattr(conn, "task", None))
 
     async def _serve(self, conn: Connection, sock: socket.socket, exchange: Exchange) -> None:
         assert self._loop is not None
@@ -319,18 +323,26 @@ class WebServer:
         await exchange.run()
 
     def _evict(self) -> bool:
-        """Close the connection that has been quiet longest, if any may be; True if one was."""
-        candidates = (
+        """Make room: close the connections least worth keeping; True if any was closed.
+
+        A sixteenth of the cap goes at once, so that a flood of new connections costs one scan
+        of the open ones per sixteenth, not one per connection accepted.
+        """
+        candidates = [
             c
             for c in self._conns
             if c.state in _EVICTABLE and c.transport is not None and not c.closed
-        )
-        victim = min(candidates, key=lambda c: c.last_progress, default=None)
-        if victim is None:
+        ]
+        if not candidates:
             return False
-        self._conns.discard(victim)
+        # Connections that never got an answer (slowloris, stalled handshakes, silent ones) go
+        # first, then those not reading their answers, then the ones quiet longest: a scraper's
+        # kept-alive connection, idle between scrapes, is not what a flood pushes out.
+        count = max(1, self._cap // 16)
+        for victim in heapq.nsmallest(count, candidates, key=Connection.eviction_rank):
+            self._conns.discard(victim)
+            victim.expire_now("evicted")
         self.stats.set_open(len(self._conns))
-        victim.expire_now("evicted")
         return True
 
     def _expired(self, conn: Connection, reason: str) -> None:
