@@ -38,6 +38,7 @@ from exporter.state import StateStore
 from exporter.status import RecentErrors
 from exporter.status import snapshot as status_snapshot
 from exporter.statuspage import render_status_page
+from exporter.supervise import LANES, RELOAD, RENDER, TICK, Supervisor
 from exporter.web import WebConfig, WebServer
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,13 @@ class App:
         self._wall = wall
         self.started = time.time()
         self.metrics = ExporterMetrics()
+        self.supervisor = Supervisor()
         wake = threading.Event()
         self.exposition = Exposition(self.metrics.registry, dirty=wake)
         self.store = StateStore(changed=wake)
-        self.renderer = Renderer(self.store, self.exposition, wake)
+        self.renderer = Renderer(
+            self.store, self.exposition, wake, failed=lambda: self.supervisor.failed(RENDER)
+        )
         self.membership = Membership(self.store, self.exposition)
         self.errors = RecentErrors()
         self.poller = Poller(
@@ -74,8 +78,13 @@ class App:
             clock=clock,
             wall=wall,
             sleep=sleep,
+            failed=self.supervisor.failed,
         )
+        self.supervisor.watch(RENDER, self.renderer.alive)
+        self.supervisor.watch(TICK, self.poller.ticking)
+        self.supervisor.watch(LANES, self.poller.lanes_alive)
         self.metrics.registry.register(PollingCollector(self.poller, self.membership))
+        self.metrics.registry.register(self.supervisor)
         self.metrics.ready.set_function(lambda: 1 if self.ready() else 0)
         self.callbacks = CallbackSink(self.store, self.membership, self.metrics, wall)
         self._reload = Coalescer(self._reload_now)
@@ -144,6 +153,15 @@ class App:
 
     def _reload_now(self) -> tuple[bool, str]:
         try:
+            return self._reload_config()
+        except Exception as exc:  # a bug must not end reloads, nor leave a half-applied state
+            log.exception("reload failed unexpectedly, keeping the running configuration")
+            self.supervisor.failed(RELOAD)
+            self._reloaded(False)
+            return False, f"reload failed: {type(exc).__name__}"
+
+    def _reload_config(self) -> tuple[bool, str]:
+        try:
             config = self._loader() if self._loader is not None else None
         except ConfigError as exc:
             self._reloaded(False)
@@ -192,7 +210,7 @@ class App:
         return self.poller.ready()
 
     def healthy(self) -> bool:
-        return True
+        return self.supervisor.healthy()[0]
 
     def status_page(self, query: dict[str, str]) -> str:
         return render_status_page(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from exporter import malloc
 from exporter.exposition import Exposition
@@ -20,15 +22,27 @@ log = logging.getLogger(__name__)
 # Let a burst of changes (a list round) settle into one render.
 SETTLE_SECONDS = 0.05
 IDLE_WAKE_SECONDS = 0.5
+# A loop that has not turned for this long is stuck (a render of 100k streams takes seconds).
+STUCK_SECONDS = 120.0
 
 
 class Renderer:
-    def __init__(self, store: StateStore, exposition: Exposition, wake: threading.Event) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        exposition: Exposition,
+        wake: threading.Event,
+        failed: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._exposition = exposition
         self._wake = wake
+        self._failed = failed
+        self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat = clock()  # the loop's last turn
 
     def sync(self) -> int:
         """Render every change made so far; returns how many buckets were rendered."""
@@ -42,15 +56,18 @@ class Renderer:
     def _loop(self) -> None:
         trim = malloc.Trimmer()
         while not self._stop.is_set():
+            self._beat = self._clock()
             if not self._wake.wait(IDLE_WAKE_SECONDS):
                 continue
             self._wake.clear()  # before the work: a change made meanwhile wakes us again
             self._stop.wait(SETTLE_SECONDS)
             try:
                 self.sync()
+                trim()
             except Exception:  # one bad render must not freeze /metrics for good
                 log.exception("rendering the exposition failed; retrying on the next change")
-            trim()
+                if self._failed is not None:
+                    self._failed()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="render", daemon=True)
@@ -61,4 +78,7 @@ class Renderer:
         self._wake.set()
 
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Running and turning (a render stuck for minutes counts as dead); True before start."""
+        if self._thread is None or self._stop.is_set():
+            return True
+        return self._thread.is_alive() and self._clock() - self._beat < STUCK_SECONDS

@@ -648,3 +648,30 @@ def test_reloads_between_ticks_skip_no_slot() -> None:
         rig.poller.run_pending()
     # 50 streams every 10 s, none skipped (the limiters' fake sleeps add a little time).
     assert 150 <= rig.api.calls[cssapi.STATE] <= 160
+
+
+def test_a_clock_correction_ends_a_signature_expire_back_off_at_once() -> None:
+    rig = Rig(config([state_target(streams(3), push_info=False)]))
+    skew = ApiError("AuthFailure.SignatureExpire", ErrorClass.AUTH, "clock off")
+    rig.api.errors[cssapi.STATE] = [skew]
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    guard = rig.poller.guard("a")
+    assert guard is not None and guard.backoff.delay == 15
+    assert not guard.admit(rig.clock.now)  # backing off
+    rig.wall.now += 120  # NTP steps the wall clock; the monotonic one does not move
+    assert guard.admit(rig.clock.now)  # the cause may be gone: a call goes out at once
+    assert guard.backoff.delay == 0
+
+
+def test_other_auth_errors_wait_out_their_back_off_whatever_the_clock() -> None:
+    rig = Rig(config([state_target(streams(3), push_info=False)]))
+    rig.api.errors[cssapi.STATE] = [
+        ApiError("AuthFailure.SignatureFailure", ErrorClass.AUTH, "wrong key")
+    ]
+    rig.poller.first_round()
+    rig.poller.run_pending()
+    guard = rig.poller.guard("a")
+    assert guard is not None
+    rig.wall.now += 120
+    assert not guard.admit(rig.clock.now)

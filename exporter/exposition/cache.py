@@ -86,7 +86,10 @@ def _render_bucket(
             )
         labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
         render_stream(lines, labels, status, meta.down_after, push.get(key))
-    return {name: "".join(parts).encode() for name, parts in lines.items() if parts}
+    # "replace": a lone surrogate from an API answer (JSON allows \ud800) must not stop the render.
+    return {
+        name: "".join(parts).encode("utf-8", "replace") for name, parts in lines.items() if parts
+    }
 
 
 class Exposition:

@@ -47,8 +47,10 @@ class Dispatcher:
         on_skip: Callable[[str | None, str], None],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], bool] | None = None,
+        failed: Callable[[], None] | None = None,
     ) -> None:
         self._on_skip = on_skip
+        self._failed = failed
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -104,7 +106,15 @@ class Dispatcher:
             workers = spec.workers if action == cssapi.STATE else lane_workers(budget)
             limiter = RateLimiter(budget, clock=self._clock, sleep=self._sleep)
             lanes[action] = Lane(
-                spec.name, action, limiter, guard, workers, self._clock, self.route, self.done
+                spec.name,
+                action,
+                limiter,
+                guard,
+                workers,
+                self._clock,
+                self.route,
+                self.done,
+                self._failed,
             )
         return AccountLanes(spec, client, guard, lanes)
 
@@ -154,6 +164,10 @@ class Dispatcher:
             total += ran
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        """Every started lane's pacer and workers still run."""
+        return all(lane.alive() for acc in self._accounts.values() for lane in acc.lanes.values())
 
     def start(self) -> None:
         with self._lock:

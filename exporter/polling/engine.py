@@ -25,8 +25,12 @@ from exporter.runtime.membership import Membership
 from exporter.runtime.plan import AccountSpec
 from exporter.runtime.snapshot import Runtime
 from exporter.state import StateStore
+from exporter.supervise import LANES, TICK
 
 log = logging.getLogger(__name__)
+
+# The tick runs every second: a minute without one means its thread is gone.
+TICK_STUCK_SECONDS = 60.0
 
 
 class Poller:
@@ -40,12 +44,16 @@ class Poller:
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], bool] | None = None,
         client: Callable[[AccountSpec], ApiClient] | None = None,
+        failed: Callable[[str], None] | None = None,
     ) -> None:
         """``client`` makes an account's API client (default: the official SDK's, reporting
         every call to ``call_hook(account)``); ``sleep`` is the limiters' (fake in tests)."""
         self.progress = Progress()
         self.ticker = Ticker()
-        self.dispatcher = Dispatcher(self._skipped, clock=clock, sleep=sleep)
+        self._failed = failed or (lambda thread: None)
+        self.dispatcher = Dispatcher(
+            self._skipped, clock=clock, sleep=sleep, failed=lambda: self._failed(LANES)
+        )
         self.ctx = Context(
             store=store,
             exposition=exposition,
@@ -63,6 +71,7 @@ class Poller:
         self._runtime: Runtime | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._started = False
+        self._beat = clock()  # the last tick
         self._ready = False
         self._lock = threading.Lock()  # serialises apply/start/stop (a reload vs. shutdown)
 
@@ -96,7 +105,7 @@ class Poller:
                 guard = self._guards.get(name)
                 endpoint = f"{spec.settings.scheme}://{spec.settings.endpoint_host}"
                 if guard is None:
-                    guard = AccountGuard(name, spec.connection, endpoint)
+                    guard = AccountGuard(name, spec.connection, endpoint, wall=self.ctx.wall)
                 else:
                     kept.append(name)
                     if guard.connection != spec.connection:
@@ -126,11 +135,10 @@ class Poller:
         with self._lock:
             runtime = self._runtime
             assert runtime is not None, "apply a runtime before starting"
-            self._started = True
             self.dispatcher.start()
             self.ticker.apply(self.ctx, runtime, self._clock())
-            self._scheduler = BackgroundScheduler(daemon=True)
-            self._scheduler.add_job(
+            scheduler = BackgroundScheduler(daemon=True)
+            scheduler.add_job(
                 self.tick,
                 "interval",
                 seconds=TICK_SECONDS,
@@ -139,18 +147,40 @@ class Poller:
                 coalesce=True,
                 misfire_grace_time=None,
             )
-            self._scheduler.start()
+            scheduler.start()
+            self._beat = self._clock()
+            self._scheduler = scheduler
+            # Last: from now on the supervisor expects a running tick, and a reload dispatches.
+            self._started = True
 
     def tick(self) -> None:
         runtime = self._runtime
-        if runtime is not None:
-            self.ticker.tick(self.ctx, runtime, self._clock())
+        self._beat = self._clock()
+        if runtime is None:
+            return
+        try:
+            self.ticker.tick(self.ctx, runtime, self._beat)
+        except Exception:  # one failed tick must not end the schedule
+            log.exception("a poll tick failed; the next one runs as usual")
+            self._failed(TICK)
+
+    def ticking(self) -> bool:
+        """The tick runs (checked by the supervisor); True when not started."""
+        if not self._started:
+            return True
+        scheduler = self._scheduler
+        running = scheduler is not None and scheduler.running
+        return running and self._clock() - self._beat < TICK_STUCK_SECONDS
+
+    def lanes_alive(self) -> bool:
+        return not self._started or self.dispatcher.alive()
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop dispatching, let in-flight calls finish within ``timeout``, then return."""
         with self._lock:
             if self._scheduler is not None:
-                self._scheduler.shutdown(wait=False)
+                if self._scheduler.running:  # not if its thread died
+                    self._scheduler.shutdown(wait=False)
                 self._scheduler = None
             self._started = False
         self.dispatcher.stop(timeout)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter import cssapi
@@ -60,9 +62,24 @@ class Health:
     denied: tuple[tuple[str, str, float], ...]  # (domain, code, back-off delay), sorted
 
 
+# AuthFailure.SignatureExpire means our clock is more than 5 minutes off Tencent's. When the wall
+# clock moves against the monotonic one by more than this (NTP stepped it), the cause may be
+# gone: the next call goes out at once instead of waiting out the back-off.
+CLOCK_STEP_SECONDS = 2.0
+CLOCK_SKEW = "AuthFailure.SignatureExpire"
+
+
 class AccountGuard:
-    def __init__(self, name: str, connection: object = None, endpoint: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        connection: object = None,
+        endpoint: str = "",
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.name = name
+        self._wall = wall
+        self._skew_offset: float | None = None  # wall - monotonic when SignatureExpire came
         self.connection = connection  # what the back-off is about; see AccountSpec.connection
         self.endpoint = endpoint
         self.backoff = Backoff()
@@ -81,6 +98,7 @@ class AccountGuard:
 
     def admit(self, now: float, domain: str | None = None) -> bool:
         """Whether a call may go out now (False while backing off, but for one probe)."""
+        self._clock_corrected(now)
         if not self.backoff.allow(now):
             return False
         with self._lock:
@@ -89,6 +107,15 @@ class AccountGuard:
             self.backoff.neutral()  # the account's probe, if it was one, did not go out
             return False
         return True
+
+    def _clock_corrected(self, now: float) -> None:
+        with self._lock:
+            offset = self._skew_offset
+            if offset is None or abs(self._wall() - now - offset) < CLOCK_STEP_SECONDS:
+                return
+            self._skew_offset = None
+        log.info("account %s: the clock was corrected; probing the API at once", self.name)
+        self.backoff.success()
 
     def succeeded(self, wall: float, domain: str | None = None) -> None:
         self.backoff.success()
@@ -122,6 +149,8 @@ class AccountGuard:
             with self._lock:
                 changed = self._failing != err.code
                 self._failing = err.code
+                if err.code == CLOCK_SKEW and self._skew_offset is None:
+                    self._skew_offset = self._wall() - now
             if changed:
                 log.warning(
                     "account %s: %s (%s); backing off %.0fs between attempts",

@@ -74,6 +74,7 @@ class Lane:
         clock: Callable[[], float],
         route: Callable[[Job], None],
         done: Callable[[Job], None],
+        failed: Callable[[], None] | None = None,
     ) -> None:
         self.account = account
         self.action = action
@@ -83,6 +84,7 @@ class Lane:
         self._clock = clock
         self._route = route
         self._done = done
+        self._failed = failed
         self._cv = threading.Condition(threading.Lock())
         self._jobs: collections.deque[Job] = collections.deque()
         self._idle = workers
@@ -125,6 +127,8 @@ class Lane:
             nxt = job.run()
         except Exception:  # a bug in one job must not kill the worker
             log.exception("%s job for account %s failed unexpectedly", self.action, self.account)
+            if self._failed is not None:
+                self._failed()
             nxt = None
         if nxt is None:
             self._done(job)
@@ -164,7 +168,16 @@ class Lane:
                     return
                 job = self._jobs.popleft()
                 self._idle -= 1
-            if self._admit(job):
+            try:
+                admitted = self._admit(job)
+            except Exception:  # a bug in admission must not stop the lane
+                log.exception("admitting a %s job for account %s failed", self.action, self.account)
+                if self._failed is not None:
+                    self._failed()
+                job.not_sent("stopped")
+                self._done(job)
+                admitted = False
+            if admitted:
                 self._handoff.put(job)
             else:
                 self._release()
@@ -190,6 +203,12 @@ class Lane:
                     self._execute(job)
             finally:
                 self._release()
+
+    def alive(self) -> bool:
+        """The pacer and the workers run (True before start and once stopped)."""
+        with self._cv:
+            stopping = self._stopping
+        return stopping or all(thread.is_alive() for thread in self._threads)
 
     def stop(self) -> list[Job]:
         """Stop taking work and wake every thread; returns the jobs that were still queued
