@@ -100,14 +100,12 @@ class Poller:
             now = self._clock()
             guards: dict[str, AccountGuard] = {}
             reset: list[str] = []
-            kept: list[str] = []
             for name, spec in runtime.accounts.items():
                 guard = self._guards.get(name)
                 endpoint = f"{spec.settings.scheme}://{spec.settings.endpoint_host}"
                 if guard is None:
                     guard = AccountGuard(name, spec.connection, endpoint, wall=self.ctx.wall)
                 else:
-                    kept.append(name)
                     if guard.connection != spec.connection:
                         # A fixed key or endpoint must not wait out a back-off it did not earn.
                         guard.connection = spec.connection
@@ -118,11 +116,11 @@ class Poller:
             self._guards = guards
             self.dispatcher.set_accounts(runtime.accounts, guards, self._client)
             self.progress.apply(runtime, now)
-            for name in kept:
-                guards[name].keep_forbid_schedule(now, runtime.accounts[name].forbid_interval)
+            self.ticker.periodic.apply(runtime, now)
             for name in reset:
                 # Polled at once, like at a start: its streams waited out the back-off.
                 self.progress.reschedule_now(name, now)
+                self.ticker.periodic.reschedule_now(name, now)
                 self.ticker.forget(k for t in runtime.targets if t.account == name for k in t.keys)
             self._runtime = runtime
             self._ready = False  # a new target is not ready before its first round

@@ -87,7 +87,6 @@ class AccountGuard:
         self._failing: str | None = None
         self._forbid: bool | None = None  # None until the forbid list answered once
         self._forbid_reason: str | None = None
-        self._next_forbid: float | None = None  # None: due at once
         self._domains: dict[str, Backoff] = {}
         self._denied: dict[str, str] = {}  # domain -> code, while backing off
         self._answered: bool | None = None
@@ -254,23 +253,3 @@ class AccountGuard:
             err.message,
             cssapi.STATE,
         )
-
-    def forbid_due(self, now: float, interval: float | None) -> bool:
-        """Whether a forbid round is due at ``now`` (and schedule the next one if so). A new
-        guard's first round is due at once."""
-        with self._lock:
-            if interval is None or self._forbid is False:
-                return False
-            due = self._next_forbid if self._next_forbid is not None else now
-            if now < due:
-                return False
-            self._next_forbid = max(due + interval, now)
-            return True
-
-    def keep_forbid_schedule(self, now: float, interval: float | None) -> None:
-        """A reload kept the account: its next forbid round stays, brought forward if the
-        interval got shorter."""
-        if interval is not None:
-            with self._lock:
-                if self._next_forbid is not None:
-                    self._next_forbid = min(self._next_forbid, now + interval)

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 
 from exporter.model import StreamKey, StreamState
 from exporter.polling.context import Context
-from exporter.polling.forbid_round import ForbidRound
 from exporter.polling.list_round import ListRound
+from exporter.polling.periodic import PeriodicSchedule
 from exporter.polling.push_round import PushRound
 from exporter.polling.state_poll import StatePoll
 from exporter.runtime.plan import TargetSpec
@@ -30,7 +30,8 @@ TICK_SECONDS = 1.0
 
 
 class Ticker:
-    def __init__(self) -> None:
+    def __init__(self, periodic: PeriodicSchedule | None = None) -> None:
+        self.periodic = periodic or PeriodicSchedule()
         self._lock = threading.Lock()
         self._last_dispatch: dict[StreamKey, float] = {}
         self._prev: float | None = None
@@ -125,7 +126,6 @@ class Ticker:
         for t, kind in ctx.progress.take_due(now):
             job = ListRound(ctx, t, now) if kind == "round" else PushRound(ctx, t)
             ctx.dispatcher.dispatch(job)
-        for name, acc in ctx.dispatcher.accounts.items():
-            if acc.guard.forbid_due(now, acc.spec.forbid_interval):
-                targets = tuple(t for t in runtime.targets if t.account == name)
-                ctx.dispatcher.dispatch(ForbidRound(ctx, name, targets))
+        for name, periodic in self.periodic.take_due(runtime, dict(ctx.dispatcher.accounts), now):
+            targets = tuple(t for t in runtime.targets if t.account == name)
+            ctx.dispatcher.dispatch(periodic.make(ctx, name, targets))
