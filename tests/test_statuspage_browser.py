@@ -213,8 +213,8 @@ def test_dom_has_the_tables_and_injection_stays_text(
     url, _ = server
     dom_html, dom = _dump_dom(chromium, tmp_path / "profile", url)
 
-    assert dom.tags.count("table") == 4, dom.tags
-    for heading in ("Budget & throttling", "Targets", "Streams", "Recent API errors"):
+    assert dom.tags.count("table") == 5, dom.tags
+    for heading in ("Accounts", "Budget & throttling", "Targets", "Streams", "Recent API errors"):
         assert heading in dom.texts.get("h2", [])
     assert "THROTTLED" in dom.text()
     assert "FAILED" in dom.text()  # the last config reload
