@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from exporter import logs
 from exporter.callbacks import Rejection
+from exporter.callbacks.origin import Origin
 from exporter.callbacks.sink import CallbackSink
 from exporter.client import CallHook
 from exporter.config import Config, ConfigError
@@ -191,9 +192,13 @@ class App:
     # -- web backend -----------------------------------------------------------------------
 
     def handle_callback(
-        self, body: bytes, content_type: str | None, now: float | None = None
+        self,
+        body: bytes,
+        content_type: str | None,
+        now: float | None = None,
+        origin: Origin | None = None,
     ) -> tuple[int, bytes]:
-        return self.callbacks.handle(self.runtime, body, content_type, now)
+        return self.callbacks.handle(self.runtime, body, content_type, now, origin)
 
     def handle_rejection(self, rejection: Rejection) -> None:
         self.callbacks.rejected(rejection)

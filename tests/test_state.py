@@ -298,3 +298,26 @@ def test_a_one_off_poll_stops_setting_a_stream_apart_once_it_is_stale() -> None:
     assert store.apply(Observation(keys[3], 4, SA, state=IN), 41) is Outcome.APPLIED
     status = store.get(keys[3])
     assert status is not None and (status.state, status.last_active) == (A, 40)
+
+
+@pytest.mark.parametrize(
+    ("events", "state", "source"),
+    [
+        # A (forged) push, then a poll well after it says nobody pushes: the poll wins.
+        ([ok(10, IN), ok(20, A, CB, "x"), ok(31, IN)], IN, "state_api"),
+        ([ok(10, IN, OL), ok(20, A, CB, "x"), ok(31, IN, OL)], IN, "online_list"),
+        # A (forged) interrupt, then a poll well after it says the stream is live: the poll wins.
+        ([ok(10, A), ok(20, IN, CB, "x"), ok(31, A)], A, "state_api"),
+        # Within the sources' lag (AGREE_WINDOW) a push still counts: the API lags CSS, and
+        # among verdicts that close together "active" wins (online if any source says so).
+        ([ok(10, IN), ok(20, A, CB, "x"), ok(29, IN)], A, "callback"),
+        ([ok(10, A), ok(20, IN, CB, "x"), ok(29, A)], A, "state_api"),
+        # A poll older than the callback never outvotes it.
+        ([ok(20, A, CB, "x"), ok(19, IN)], A, "callback"),
+    ],
+)
+def test_a_callback_never_outvotes_a_later_poll(
+    events: list[Event], state: StreamState, source: str
+) -> None:
+    status = run(events)
+    assert (status.state, status.change_source) == (state, source)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -49,6 +49,10 @@ class CallbackEvent:
     push_duration_ms: int | None  # interrupt only; arrives as a string
     user_ip: str
     node: str
+    # The signature's expiry and value: not part of the event itself (equal events compare equal
+    # whatever signed them), kept to count what one (t, sign) pair has signed.
+    t: int = field(default=0, compare=False)
+    sign: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,10 @@ STATUS: dict[str, int] = {
     "bad_field": 400,
     "too_long": 400,  # a domain, app or stream name longer than the config allows
     "bad_sign": 401,
+    # A signature reused for more new events than one genuine second carries, or for an event
+    # newer than the signature: CSS signs only `t`, so a captured pair signs any body.
+    "replayed": 401,
+    "forbidden_source": 403,  # not from callbacks.allow_networks
     # Authentic but of no use: answered 200 so that CSS stops retrying (it retries a non-200
     # answer up to 12 times, a minute apart), and counted.
     "expired": 200,

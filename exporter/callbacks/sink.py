@@ -8,9 +8,11 @@ the event through the state store (the owner of states).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
-from exporter.callbacks.model import OK_BODY, CallbackEvent, EventType, Rejection
+from exporter.callbacks.model import OK_BODY, STATUS, CallbackEvent, EventType, Rejection
+from exporter.callbacks.origin import Origin, SignatureUses, allowed, external_plain_http
 from exporter.callbacks.validate import parse_callback
 from exporter.metrics import ExporterMetrics
 from exporter.model import Observation, Source, StreamKey, StreamState
@@ -39,12 +41,37 @@ class CallbackSink:
         self._membership = membership
         self._metrics = metrics
         self._wall = wall
+        self._uses = SignatureUses()
+        self._lock = threading.Lock()
+        self._plain_http = 0  # callbacks seen over plain HTTP from outside loopback
+        self._plain_http_last: float | None = None
+
+    def plain_http(self) -> tuple[int, float | None]:
+        """(count, last time) of callbacks over plain HTTP from outside loopback."""
+        with self._lock:
+            return self._plain_http, self._plain_http_last
 
     def handle(
-        self, runtime: Runtime, body: bytes, content_type: str | None, now: float | None = None
+        self,
+        runtime: Runtime,
+        body: bytes,
+        content_type: str | None,
+        now: float | None = None,
+        origin: Origin | None = None,
     ) -> tuple[int, bytes]:
         """One CSS callback request: (HTTP status, body). Never raises, never blocks on I/O."""
         wall = self._wall() if now is None else now
+        if origin is not None:
+            if not allowed(origin, runtime.callback_allow, runtime.callback_trusted):
+                refused = Rejection(
+                    "forbidden_source", STATUS["forbidden_source"], "source not allowed"
+                )
+                self.rejected(refused)
+                return refused.status, f"{refused.reason}: {refused.message}\n".encode()
+            if external_plain_http(origin):
+                with self._lock:
+                    self._plain_http += 1
+                    self._plain_http_last = wall
         parsed = parse_callback(
             body,
             content_type=content_type,
@@ -58,7 +85,17 @@ class CallbackSink:
             if parsed.status == 200:  # authentic, but expired or not an event we handle
                 return 200, OK_BODY
             return parsed.status, f"{parsed.reason}: {parsed.message}\n".encode()
+        why = self._uses.refuses(
+            parsed.t, parsed.sign, parsed.event_time, runtime.callback_max_events, wall
+        )
+        if why is not None:
+            replayed = Rejection("replayed", STATUS["replayed"], why)
+            self.rejected(replayed)
+            log.debug("callback refused as replayed: %s", why)
+            return replayed.status, f"{replayed.reason}: {replayed.message}\n".encode()
         result = self._apply(runtime, parsed, wall)
+        if result != "duplicate":  # a retry signs nothing new
+            self._uses.used(parsed.t, parsed.sign, parsed.event_time)
         self._metrics.callback_requests.labels(result).inc()
         return 200, OK_BODY
 

@@ -12,6 +12,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from exporter.callbacks import fields
@@ -114,7 +115,8 @@ def parse_callback(
     match any of them (key rotation), and a domain without keys is refused. ``now`` is the wall
     clock (Unix seconds). A callback is expired when ``now > t``: ``t`` is already the expiry
     (CSS sets it to the event time + 600 s), so ``max_age``, that validity, only appears in the
-    message of an expired callback; it widens nothing.
+    message of an expired callback; it widens nothing. What a signature may sign beyond one
+    body is the sink's business (origin.SignatureUses).
     """
     if len(body) > MAX_BODY_BYTES:
         return _too_large(len(body))
@@ -156,7 +158,7 @@ def parse_callback(
             "bad_field",
             f"field t: {t} is {t - now:.0f} s in the future, more than {MAX_FUTURE_SECONDS:.0f} s",
         )
-    return event
+    return replace(event, t=t, sign=given_sign)
 
 
 # --- internals --------------------------------------------------------------------------------

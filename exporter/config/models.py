@@ -8,6 +8,7 @@ fields are invalid.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -251,7 +252,15 @@ class CallbackSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = DEFAULT_CALLBACK_PATH
+    # How long CSS makes a callback valid (its `t` is the event time plus this): a body whose
+    # event claims to be newer than its signature is refused as replayed.
     max_age: Duration = 600.0
+    # CSS signs only `t`, not the body: one (t, sign) pair signs any body until t. A pair is
+    # accepted for this many new events (all the events of one second share a pair), then
+    # refused as replayed.
+    max_events_per_signature: Annotated[int, BeforeValidator(not_bool)] = 1000
+    allow_networks: list[str] = Field(default_factory=list)  # CIDRs; [] allows any
+    trusted_proxies: list[str] = Field(default_factory=list)  # CIDRs whose X-Forwarded-For counts
 
     @field_validator("path")
     @classmethod
@@ -269,6 +278,25 @@ class CallbackSettings(BaseModel):
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise invalid("must be greater than 0s")
+        return value
+
+    @field_validator("allow_networks", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise invalid(
+                    "not a network {value} (use a CIDR like 10.0.0.0/8 or an address)", show(item)
+                ) from None
+        return value
+
+    @field_validator("max_events_per_signature")
+    @classmethod
+    def _sane_events(cls, value: int) -> int:
+        if not 1 <= value <= 1_000_000:
+            raise invalid("must be between 1 and 1000000, got {value}", str(value))
         return value
 
 

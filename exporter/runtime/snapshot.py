@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from exporter.callbacks.origin import Network, networks
 from exporter.config import Config
 from exporter.runtime.plan import AccountSpec, Plan, TargetSpec, plan
 from exporter.sharding import Shard
@@ -26,6 +27,9 @@ class Runtime:
     callback_keys: Mapping[str, tuple[str, ...]]
     # Every value that must never appear in a log line (keys, tokens, callback keys).
     secrets: frozenset[str]
+    callback_max_events: int = 1000  # new events one (t, sign) pair may sign
+    callback_allow: tuple[Network, ...] = ()  # source networks; () allows any
+    callback_trusted: tuple[Network, ...] = ()  # proxies whose X-Forwarded-For counts
     shard: Shard = field(default_factory=Shard)
     generation: int = 0
     by_name: Mapping[str, TargetSpec] = field(init=False, repr=False, compare=False)
@@ -73,6 +77,9 @@ def build(config: Config, shard: Shard | None = None, generation: int = 0) -> tu
         callback_max_age=config.callbacks.max_age,
         callback_keys=MappingProxyType(keys),
         secrets=secrets,
+        callback_max_events=config.callbacks.max_events_per_signature,
+        callback_allow=networks(config.callbacks.allow_networks),
+        callback_trusted=networks(config.callbacks.trusted_proxies),
         shard=shard,
         generation=generation,
     )

@@ -11,6 +11,10 @@ callbacks). Its state is derived from them by :func:`combine`, the seed page's r
    so": the online list and the state API lag each other and CSS by a few seconds).
 3. A callback is an event, not a sample: nothing older than the newest callback takes part, so
    an interrupt makes the stream inactive at once and the next poll confirms or corrects it.
+   A callback never outvotes a later poll: once a state poll or list round more than
+   ``AGREE_WINDOW`` after it has spoken, the callback no longer counts. CSS signs only the
+   expiry ``t``, not the body, so a replayed signature can carry any event: a stream of forged
+   events can then hold a false state for one poll interval at most.
 4. A stream that is not active is ``forbid`` when the newest word on bans (the state API or the
    forbid list) says so.
 
@@ -96,11 +100,23 @@ def _fresh(v: Verdict, policy: Policy, now: float) -> bool:
     return now - v.time < policy.window(v.source)
 
 
+def _outvoted(callback: Verdict, fresh: list[Verdict]) -> bool:
+    """A poll later than the callback (beyond the sources' lag) speaks for itself."""
+    later = callback.time + AGREE_WINDOW
+    return any(v.source in _POLLS and v.time > later for v in fresh)
+
+
+_POLLS = (Source.STATE_API, Source.ONLINE_LIST)
+
+
 def combine(
     verdicts: tuple[Verdict | None, ...], policy: Policy, now: float
 ) -> tuple[StreamState, Source | None]:
     """The stream's state from its sources' latest verdicts (rules in the module docstring)."""
     fresh = [v for v in verdicts if v is not None and _fresh(v, policy, now)]
+    callback = verdicts[_CB]
+    if callback is not None and callback in fresh and _outvoted(callback, fresh):
+        fresh.remove(callback)
     activity = [v for v in fresh if v.source is not Source.FORBID_LIST]
     ban = _newest(v for v in fresh if v.source in (Source.STATE_API, Source.FORBID_LIST))
     banned = ban is not None and ban.state is StreamState.FORBID
@@ -108,7 +124,6 @@ def combine(
     if lead is None:
         return (StreamState.FORBID, ban.source) if banned and ban else (StreamState.UNKNOWN, None)
     cutoff = lead.time - AGREE_WINDOW
-    callback = verdicts[_CB]
     if callback is not None and callback in fresh:
         cutoff = max(cutoff, callback.time)
     active = _newest(v for v in activity if v.time >= cutoff and v.state is StreamState.ACTIVE)
