@@ -18,7 +18,21 @@ ONLINE_LIST = "DescribeLiveStreamOnlineList"
 PUSH_INFO_LIST = "DescribeLiveStreamPushInfoList"
 FORBID_LIST = "DescribeLiveForbidStreamList"
 
-ACTIONS: tuple[str, ...] = (STATE, ONLINE_LIST, PUSH_INFO_LIST, FORBID_LIST)
+# What viewers see (playback) and platform health: account-wide calls, none per stream.
+ALL_STREAM_PLAY = "DescribeAllStreamPlayInfoList"
+DOMAIN_PLAY = "DescribeLiveDomainPlayInfoList"
+PLAY_ERROR_CODES = "DescribePlayErrorCodeDetailInfoList"
+CERT_BINDINGS = "DescribeLiveDomainCertBindings"
+PACKAGE_INFO = "DescribeLivePackageInfo"
+PLAYBACK_ACTIONS: tuple[str, ...] = (
+    ALL_STREAM_PLAY,
+    DOMAIN_PLAY,
+    PLAY_ERROR_CODES,
+    CERT_BINDINGS,
+    PACKAGE_INFO,
+)
+
+ACTIONS: tuple[str, ...] = (STATE, ONLINE_LIST, PUSH_INFO_LIST, FORBID_LIST, *PLAYBACK_ACTIONS)
 
 INTL_ENDPOINT = "live.intl.tencentcloudapi.com"
 
@@ -50,20 +64,64 @@ class SiteFacts:
 # 2/s with PageSize 1..100 (267/33187), deleted from the China SDKs on 2025-11-28 (Go SDK
 # SERVICE_CHANGELOG v1.3.4; absent from tccli api.json 3.1.155.1 and from
 # tencentcloud-sdk-python-live 3.1.195).
+#
+# Playback and platform health, China site: DescribeAllStreamPlayInfoList 20/s (267/43743),
+# DescribeLiveDomainPlayInfoList 100/s (267/35968), DescribePlayErrorCodeDetailInfoList 100/s
+# (267/35967), DescribeLiveDomainCertBindings 20/s (267/78656, Length default and documented
+# page of 50), DescribeLivePackageInfo 20/s with PageSize 10..100 (267/40942); all five in
+# tencentcloud-sdk-python-live 3.1.195 and in tccli api.json 3.1.155.1.
 CHINA_FACTS = SiteFacts(
     CHINA,
-    limits={STATE: 300, ONLINE_LIST: 80, PUSH_INFO_LIST: 30, FORBID_LIST: 2},
-    page_sizes={ONLINE_LIST: (10, 300_000), PUSH_INFO_LIST: (1, 100_000), FORBID_LIST: (1, 100)},
+    limits={
+        STATE: 300,
+        ONLINE_LIST: 80,
+        PUSH_INFO_LIST: 30,
+        FORBID_LIST: 2,
+        ALL_STREAM_PLAY: 20,
+        DOMAIN_PLAY: 100,
+        PLAY_ERROR_CODES: 100,
+        CERT_BINDINGS: 20,
+        PACKAGE_INFO: 20,
+    },
+    page_sizes={
+        ONLINE_LIST: (10, 300_000),
+        PUSH_INFO_LIST: (1, 100_000),
+        FORBID_LIST: (1, 100),
+        PACKAGE_INFO: (10, 100),
+    },
     forbid_list=False,
 )
 # The international site (tencentcloud.com/document/api/267/...): State 300/s (30799, one 2019
 # page says 500), OnlineList 100/s with PageSize 10..100 (30798), PushInfoList 500/s with PageSize
 # up to 1000 (30800), ForbidStreamList 100/s with PageSize 1..100 (30801, 2023 edition; a 2019
 # edition said 500), still in tencentcloud-sdk-go-intl-en.
+#
+# Playback and platform health, international site: DescribeAllStreamPlayInfoList 20/s (37306),
+# DescribeLiveDomainPlayInfoList 100/s (37304, 2022 edition; dropped from
+# tencentcloud-sdk-go-intl-en in v3.0.456, 2022-06), DescribePlayErrorCodeDetailInfoList 100/s
+# (37301), DescribeLiveDomainCertBindings 20/s (49645). DescribeLivePackageInfo has no
+# international page and is in no international SDK: the China site's 20/s and PageSize
+# 10..100 stand in for it. An account that cannot call an action at all (retired, or denied by
+# CAM) is detected from its answer at run time (polling/playback_book.py).
 INTL_FACTS = SiteFacts(
     INTL,
-    limits={STATE: 300, ONLINE_LIST: 100, PUSH_INFO_LIST: 500, FORBID_LIST: 100},
-    page_sizes={ONLINE_LIST: (10, 100), PUSH_INFO_LIST: (1, 1000), FORBID_LIST: (1, 100)},
+    limits={
+        STATE: 300,
+        ONLINE_LIST: 100,
+        PUSH_INFO_LIST: 500,
+        FORBID_LIST: 100,
+        ALL_STREAM_PLAY: 20,
+        DOMAIN_PLAY: 100,
+        PLAY_ERROR_CODES: 100,
+        CERT_BINDINGS: 20,
+        PACKAGE_INFO: 20,
+    },
+    page_sizes={
+        ONLINE_LIST: (10, 100),
+        PUSH_INFO_LIST: (1, 1000),
+        FORBID_LIST: (1, 100),
+        PACKAGE_INFO: (10, 100),
+    },
     forbid_list=True,
 )
 
