@@ -55,14 +55,15 @@ def setup() -> Iterator[tuple[App, Simulator, Clock]]:
     sim.stop()
 
 
-def push(app: App, wall: Clock, stream: str) -> tuple[int, bytes]:
-    t = int(wall.now) + 600
+def push(app: App, wall: Clock, stream: str, second: int = 0) -> tuple[int, bytes]:
+    # ``second``: the events of one second share a signature; a flood spans many seconds.
+    t = int(wall.now) + 600 + second
     body = {
         "event_type": 1,
         "app": DOMAIN,
         "appname": "live",
         "stream_id": stream,
-        "event_time": int(wall.now),
+        "event_time": int(wall.now) + second,
         "sequence": f"seq-{stream}",
         "t": t,
         "sign": sign(KEY, t),
@@ -79,7 +80,7 @@ def test_a_flood_of_pushes_for_unknown_streams_neither_fills_discovery_nor_grows
     assert {k.stream for k in app.membership.discovered(WHERE)} == {f"real-{i}" for i in range(5)}
 
     for i in range(3 * PROVISIONAL_MAX):
-        assert push(app, wall, f"forged-{i:05d}") == (200, b'{"code":0}')
+        assert push(app, wall, f"forged-{i:05d}", second=-i // 500) == (200, b'{"code":0}')
     tracked = {k.stream for k in app.store.snapshot()}
     forged = {s for s in tracked if s.startswith("forged-")}
     assert len(forged) == PROVISIONAL_MAX  # shown at once, but bounded
