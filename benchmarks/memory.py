@@ -106,6 +106,7 @@ def main() -> int:
                 "endpoint": "http://127.0.0.1:1",  # replaced below
                 "budget_fraction": 1.0,
                 "api_limits": {"DescribeLiveStreamOnlineList": 1000},
+                "site": "china",  # 1,000-stream pages: the China site's range
                 "credentials": {"secret_id": SECRET_ID, "secret_key": SECRET_KEY},
             }
         ],

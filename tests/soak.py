@@ -907,6 +907,8 @@ def exporter_config(settings: SoakSettings, sim_url: str, generation: int) -> di
                 "budget_fraction": 1,
                 "api_limits": dict.fromkeys(ACTIONS, 1000),
                 "max_workers": WORKERS,
+                # Pages as large as the fleet are a China-site feature (10..300000).
+                "site": "china",
             }
         ],
         "targets": [
