@@ -55,7 +55,8 @@ FRACTION_RANGE = (
 )
 KNOWN_ACTIONS = (
     "DescribeLiveStreamState, DescribeLiveStreamOnlineList, DescribeLiveStreamPushInfoList,"
-    " DescribeLiveForbidStreamList"
+    " DescribeLiveForbidStreamList, DescribeAllStreamPlayInfoList, DescribeLiveDomainPlayInfoList,"
+    " DescribePlayErrorCodeDetailInfoList, DescribeLiveDomainCertBindings, DescribeLivePackageInfo"
 )
 CALLBACK_PATH_RULE = "must be an absolute path other than /, /metrics and /-/..., got"
 

@@ -26,6 +26,7 @@ from exporter.config.fields import (
     invalid,
     not_bool,
 )
+from exporter.config.playback import PlaybackSettings, PlayDomain
 from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS, SITE_FACTS, SiteFacts, site_of
 from exporter.durations import format_duration
 from exporter.problems import show
@@ -85,6 +86,10 @@ class Account(BaseModel):
     # Which Tencent Cloud site the account is on: its limits and page sizes differ. Unset: intl
     # for the international endpoint, else the stricter of the two sites' facts.
     site: Literal["china", "intl"] | None = None
+    # The account's play domains and the push domains each serves (playback: what viewers see);
+    # none: no playback call is made (exporter/config/playback.py).
+    play_domains: list[PlayDomain] = Field(default_factory=list)
+    playback: PlaybackSettings = Field(default_factory=PlaybackSettings)
 
     @field_validator("name")
     @classmethod

@@ -20,6 +20,7 @@ from exporter.config.fields import (
     MIN_PAGE_SIZE,
     url_like,
 )
+from exporter.config.playback import playback_problems
 from exporter.cssapi import DEFAULT_ENDPOINT, ONLINE_LIST, SITE_FACTS, SITES, STRICT, site_of
 from exporter.problems import key_path
 
@@ -249,4 +250,5 @@ def cross_problems(data: object, shown: Callable[[Loc, str], str] | None = None)
         streams = target.get("streams")
         if isinstance(streams, list):
             _duplicate_streams(streams, t_index, place, seen, show, problems)
+    problems.extend(playback_problems(data, show))
     return problems

@@ -43,6 +43,7 @@ from exporter.config.fields import (
     may_hold_secret,
     not_bool,
 )
+from exporter.config.playback import PlayDomainName
 from exporter.durations import format_duration
 from exporter.problems import key_path, show
 
@@ -123,6 +124,8 @@ class Target(BaseModel):
     push_info: bool = True
     push_info_ips: bool = False
     down_after: Duration = 300.0
+    # Play domains that serve this target's push domain (besides the account's play_domains).
+    play_domains: list[PlayDomainName] = Field(default_factory=list)
 
     @field_validator("domain")
     @classmethod
