@@ -32,7 +32,19 @@ PLAYBACK_ACTIONS: tuple[str, ...] = (
     PACKAGE_INFO,
 )
 
-ACTIONS: tuple[str, ...] = (STATE, ONLINE_LIST, PUSH_INFO_LIST, FORBID_LIST, *PLAYBACK_ACTIONS)
+# Why streams stopped, and whether callbacks arrived: account-wide history (polling/history/).
+EVENT_LIST = "DescribeLiveStreamEventList"
+CALLBACK_RECORDS = "DescribeCallbackRecordsList"
+HISTORY_ACTIONS: tuple[str, ...] = (EVENT_LIST, CALLBACK_RECORDS)
+
+ACTIONS: tuple[str, ...] = (
+    STATE,
+    ONLINE_LIST,
+    PUSH_INFO_LIST,
+    FORBID_LIST,
+    *PLAYBACK_ACTIONS,
+    *HISTORY_ACTIONS,
+)
 
 INTL_ENDPOINT = "live.intl.tencentcloudapi.com"
 
@@ -70,6 +82,14 @@ class SiteFacts:
 # (267/35967), DescribeLiveDomainCertBindings 20/s (267/78656, Length default and documented
 # page of 50), DescribeLivePackageInfo 20/s with PageSize 10..100 (267/40942); all five in
 # tencentcloud-sdk-python-live 3.1.195 and in tccli api.json 3.1.155.1.
+#
+# History, China site: DescribeLiveStreamEventList 300/s with PageSize 1..100, PageNum * PageSize
+# within 10,000 records, StartTime within 2 months and a span of at most 1 month (267/33186;
+# api.json 3.1.155.1 DescribeLiveStreamEventListRequest). DescribeCallbackRecordsList (China API
+# only; in tencentcloud-sdk-python-live 3.1.195 and api.json 3.1.155.1, where StreamName, PageNum
+# and PageSize are required and a span is at most 1 day within the last 14 days) documents no
+# rate limit and no PageSize range: 20/s (the least any CSS query action documents) and the
+# event list's 1..100 stand in for them.
 CHINA_FACTS = SiteFacts(
     CHINA,
     limits={
@@ -82,12 +102,16 @@ CHINA_FACTS = SiteFacts(
         PLAY_ERROR_CODES: 100,
         CERT_BINDINGS: 20,
         PACKAGE_INFO: 20,
+        EVENT_LIST: 300,
+        CALLBACK_RECORDS: 20,
     },
     page_sizes={
         ONLINE_LIST: (10, 300_000),
         PUSH_INFO_LIST: (1, 100_000),
         FORBID_LIST: (1, 100),
         PACKAGE_INFO: (10, 100),
+        EVENT_LIST: (1, 100),
+        CALLBACK_RECORDS: (1, 100),
     },
     forbid_list=False,
 )
@@ -103,6 +127,10 @@ CHINA_FACTS = SiteFacts(
 # international page and is in no international SDK: the China site's 20/s and PageSize
 # 10..100 stand in for it. An account that cannot call an action at all (retired, or denied by
 # CAM) is detected from its answer at run time (polling/playback_book.py).
+#
+# History, international site: DescribeLiveStreamEventList 300/s (30800, 2023 edition; a 2019
+# edition said 500) with PageSize 1..100, the same 10,000 records, 60 days and 30-day span.
+# DescribeCallbackRecordsList has no international page: the China site's stand-ins apply.
 INTL_FACTS = SiteFacts(
     INTL,
     limits={
@@ -115,12 +143,16 @@ INTL_FACTS = SiteFacts(
         PLAY_ERROR_CODES: 100,
         CERT_BINDINGS: 20,
         PACKAGE_INFO: 20,
+        EVENT_LIST: 300,
+        CALLBACK_RECORDS: 20,
     },
     page_sizes={
         ONLINE_LIST: (10, 100),
         PUSH_INFO_LIST: (1, 1000),
         FORBID_LIST: (1, 100),
         PACKAGE_INFO: (10, 100),
+        EVENT_LIST: (1, 100),
+        CALLBACK_RECORDS: (1, 100),
     },
     forbid_list=True,
 )
@@ -143,6 +175,12 @@ SITE_FACTS: dict[str, SiteFacts] = {CHINA: CHINA_FACTS, INTL: INTL_FACTS, STRICT
 
 # The stricter site's limits: what an account of unknown site may count on.
 DOCUMENTED_LIMITS: dict[str, int] = dict(STRICT_FACTS.limits)
+
+# The event list pages through at most 10,000 records per query (PageNum * PageSize, 267/33186).
+EVENT_LIST_MAX_RECORDS = 10_000
+# Spans a query may cover: the event list a month (267/33186), the callback records a day.
+EVENT_LIST_MAX_SPAN = 30 * 86400.0
+CALLBACK_RECORDS_MAX_SPAN = 86400.0
 
 # China: one list page per round for typical fleets, as Tencent advises (the online list "suits
 # fewer than 20,000 streams", 267/20472); larger fleets page at this size.

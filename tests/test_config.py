@@ -56,7 +56,8 @@ FRACTION_RANGE = (
 KNOWN_ACTIONS = (
     "DescribeLiveStreamState, DescribeLiveStreamOnlineList, DescribeLiveStreamPushInfoList,"
     " DescribeLiveForbidStreamList, DescribeAllStreamPlayInfoList, DescribeLiveDomainPlayInfoList,"
-    " DescribePlayErrorCodeDetailInfoList, DescribeLiveDomainCertBindings, DescribeLivePackageInfo"
+    " DescribePlayErrorCodeDetailInfoList, DescribeLiveDomainCertBindings, DescribeLivePackageInfo,"
+    " DescribeLiveStreamEventList, DescribeCallbackRecordsList"
 )
 CALLBACK_PATH_RULE = "must be an absolute path other than /, /metrics and /-/..., got"
 
