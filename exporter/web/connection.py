@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from exporter.web.tls import client_cert_allowed
+from exporter.web.tlssession import TLSFailure, TLSSession
 
 if TYPE_CHECKING:
     from exporter.web.config import WebConfig
@@ -47,7 +47,6 @@ LINGER_BYTES = 256 * 1024
 
 
 _local = threading.local()
-_NO_BIO = ssl.MemoryBIO()
 
 
 def _scratch() -> bytearray:
@@ -100,9 +99,7 @@ class Connection(asyncio.BufferedProtocol):
         self._deadline_reason = ""
         self._ssl_context = ssl_context
         self._web_config = web_config
-        self._tls: ssl.SSLObject | None = None
-        self._in_bio = ssl.MemoryBIO()
-        self._out_bio = ssl.MemoryBIO()
+        self._tls: TLSSession | None = None
         self._first_byte_seen = ssl_context is None
         self._lingered = 0
 
@@ -118,7 +115,7 @@ class Connection(asyncio.BufferedProtocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._ssl_context is not None:
-            self._tls = self._ssl_context.wrap_bio(self._in_bio, self._out_bio, server_side=True)
+            self._tls = TLSSession(self._ssl_context, self._web_config, self.peer, self._send_raw)
         elif not self.ready.done():
             self.ready.set_result(None)
 
@@ -156,7 +153,6 @@ class Connection(asyncio.BufferedProtocol):
         self._cancel_timer()
         # OpenSSL's buffers for this connection go now, not when the last reference does.
         self._tls = None
-        self._in_bio = self._out_bio = _NO_BIO
         self.inbuf = bytearray()
         if not self.ready.done():
             self.ready.set_exception(Closed())
@@ -184,47 +180,19 @@ class Connection(asyncio.BufferedProtocol):
             if data[:1] != b"\x16":  # not a TLS handshake record
                 self._not_tls(data)
                 return
-        self._in_bio.write(data)
-        if not self.ready.done() and not self._handshake():
-            return
-        while True:
-            try:
-                chunk = self._tls.read(_READ_SIZE)
-            except ssl.SSLWantReadError:
-                break
-            except ssl.SSLZeroReturnError:
-                self.eof = True
-                break
-            except ssl.SSLError as exc:
-                log.debug("TLS error from %s: %s", self.peer, exc)
-                self.expire_now("tls_error")
-                return
-            if not chunk:
-                self.eof = True
-                break
-            self.inbuf += chunk
-        self._flush_tls()
-
-    def _handshake(self) -> bool:
-        assert self._tls is not None
         try:
-            self._tls.do_handshake()
-        except ssl.SSLWantReadError:
-            self._flush_tls()
-            return False
-        except ssl.SSLError as exc:
-            log.debug("TLS handshake with %s failed: %s", self.peer, exc)
-            self._flush_tls()  # the alert tells the client why
+            plain, eof = self._tls.receive(data)
+        except TLSFailure:
             self.expire_now("tls_error")
-            return False
-        self._flush_tls()
-        config = self._web_config
-        if config is not None and not client_cert_allowed(config, self._tls.getpeercert()):
-            log.info("TLS client %s: no certificate SAN in client_allowed_sans; closed", self.peer)
-            self.expire_now("tls_error")
-            return False
-        self.ready.set_result(None)
-        return True
+            return
+        if self._tls.handshaken and not self.ready.done():
+            self.ready.set_result(None)
+        self.inbuf += plain
+        self.eof = self.eof or eof
+
+    def _send_raw(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
 
     def _not_tls(self, data: bytes) -> None:
         assert self.transport is not None
@@ -238,11 +206,6 @@ class Connection(asyncio.BufferedProtocol):
         else:
             log.debug("non-TLS data from %s on the TLS port; connection closed", self.peer)
             self.expire_now("tls_error")
-
-    def _flush_tls(self) -> None:
-        pending = self._out_bio.read()
-        if pending and self.transport is not None and not self.closed:
-            self.transport.write(pending)
 
     # -- what the request code uses ---------------------------------------------------------
 
@@ -279,7 +242,6 @@ class Connection(asyncio.BufferedProtocol):
             piece = view[start : start + WRITE_SLICE]
             if self._tls is not None:
                 self._tls.write(piece)
-                self._flush_tls()
             else:
                 self.transport.write(piece)
             while self._paused_writing and not self.closed:
@@ -371,10 +333,8 @@ class Connection(asyncio.BufferedProtocol):
         """A clean close after the last answer (TLS: with close_notify)."""
         if self.closed or self.transport is None:
             return
-        if self._tls is not None and self.ready.done():
-            with contextlib.suppress(ssl.SSLError):
-                self._tls.unwrap()
-            self._flush_tls()
+        if self._tls is not None:
+            self._tls.close_notify()
         self.transport.close()
 
     def shutdown_write(self) -> None:
@@ -382,14 +342,9 @@ class Connection(asyncio.BufferedProtocol):
         if self.closed or self.transport is None:
             return
         if self._tls is not None:
-            with contextlib.suppress(ssl.SSLError):
-                self._tls.unwrap()
-            self._flush_tls()
+            self._tls.close_notify()
         if self.transport.can_write_eof():
             self.transport.write_eof()
 
     def peer_certificate(self) -> dict[str, object] | None:
-        if self._tls is None:
-            return None
-        cert = self._tls.getpeercert()
-        return dict(cert) if cert else None
+        return self._tls.peer_certificate() if self._tls is not None else None
