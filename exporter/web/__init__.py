@@ -1,8 +1,9 @@
 """HTTP: /metrics, the status page, health and lifecycle endpoints, the CSS callback receiver.
 
 - :mod:`.server`: `WebServer` (accepting, the connection cap, pools, reload, the file watcher);
-- :mod:`.connection`, :mod:`.exchange`, :mod:`.http1`: one connection, its request loop, and
-  HTTP/1.1 framing;
+- :mod:`.connection`, :mod:`.tlssession`, :mod:`.exchange`, :mod:`.http1`: one connection, its
+  TLS, its request loop, and HTTP/1.1 framing;
+- :mod:`.pools`: the bounded, prioritised thread pools;
 - :mod:`.routes`: what each path does, and the `Backend` the app implements;
 - :mod:`.limits`: timeouts, caps and buffers with their defaults; the open files limit;
 - :mod:`.config`, :mod:`.errors`: the web config file (exporter-toolkit format) and its problems;
