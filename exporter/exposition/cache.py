@@ -70,6 +70,7 @@ def _render_bucket(
     metas: list[_StreamMeta],
     push: Mapping[StreamKey, bytes],
     read: StatusReader,
+    playback: Mapping[StreamKey, bytes] | None = None,
 ) -> dict[str, bytes]:
     statuses = read(keys)
     lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
@@ -85,7 +86,8 @@ def _render_bucket(
                 (("account", key.account), ("domain", key.domain), ("app", key.app))
             )
         labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
-        render_stream(lines, labels, status, meta.down_after, push.get(key))
+        play = playback.get(key) if playback else None
+        render_stream(lines, labels, status, meta.down_after, push.get(key), play)
     # "replace": a lone surrogate from an API answer (JSON allows \ud800) must not stop the render.
     return {
         name: "".join(parts).encode("utf-8", "replace") for name, parts in lines.items() if parts
@@ -116,6 +118,9 @@ class Exposition:
         # become resident one by one until the next resize, so with thousands of streams
         # starting every minute RSS crept up by MBs between resizes (benchmarks/memory.py).
         self._push: dict[StreamKey, bytes | None] = {}
+        # Packed by pack_playback (viewers of streams on a play domain's push domains); None
+        # once no play domain serves the stream (set and cleared, as the push values are).
+        self._playback: dict[StreamKey, bytes | None] = {}
         self._starts: list[StreamKey] = []
         self._buckets: list[_Bucket] = []
         self._dirty: set[int] = set()  # id() of dirty buckets
@@ -196,6 +201,7 @@ class Exposition:
             if self._meta.pop(key, None) is None:
                 return
             self._push.pop(key, None)
+            self._playback.pop(key, None)
             i = self._bucket_index(key)
             bucket = self._buckets[i]
             j = bisect.bisect_left(bucket.keys, key)
@@ -244,6 +250,31 @@ class Exposition:
                     self._push[key] = packed
                 self._mark(bucket)
 
+    def set_playback(self, updates: Mapping[StreamKey, bytes | None]) -> int:
+        """Viewer values (packed by pack_playback; None: none any more); returns how many
+        changed. Unchanged values mark nothing, so a minute in which few streams' figures
+        moved re-renders few buckets."""
+        changed = 0
+        with self._lock:
+            values = self._playback
+            for key, packed in updates.items():
+                if key not in self._meta or values.get(key) == packed:
+                    continue
+                if packed is None and key not in values:
+                    continue
+                bucket = self._buckets[self._bucket_index(key)]
+                if key not in values:
+                    key = bucket.keys[bisect.bisect_left(bucket.keys, key)]  # the tracked key
+                values[key] = packed
+                self._mark(bucket)
+                changed += 1
+        return changed
+
+    def playback_keys(self) -> list[StreamKey]:
+        """The streams that have viewer values."""
+        with self._lock:
+            return [k for k, v in self._playback.items() if v is not None]
+
     def extra_labels(self, key: StreamKey) -> LabelPairs:
         with self._lock:
             meta = self._meta.get(key)
@@ -280,9 +311,10 @@ class Exposition:
                     keys = list(bucket.keys)
                     metas = [self._meta[k] for k in keys]
                     push = {k: p for k in keys if (p := self._push.get(k)) is not None}
+                    play = {k: p for k in keys if (p := self._playback.get(k)) is not None}
                 if not keys:
                     continue
-                text = _render_bucket(keys, metas, push, read)
+                text = _render_bucket(keys, metas, push, read, play)
                 packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.

@@ -118,9 +118,42 @@ PUSH_INFO = _push_family(
     "push_info", "Codecs and resolution of the push as labels; the value is always 1"
 )
 
+# Playback (what viewers see): from DescribeAllStreamPlayInfoList, of the minute
+# tencent_live_playback_data_timestamp_seconds{account} gives (Tencent's data is minutes old).
+_PLAY = (
+    "From DescribeAllStreamPlayInfoList, every play domain, protocol and bitrate summed, at the "
+    "minute tencent_live_playback_data_timestamp_seconds gives; 0 when Tencent's data for that "
+    "minute has none."
+)
+PLAYBACK_VALUES: tuple[Family, ...] = (
+    Family(
+        "tencent_live_stream_viewers",
+        "gauge",
+        f"Viewers (Online: TCP connections sampled in the minute). {_PLAY}",
+    ),
+    Family(
+        "tencent_live_stream_playback_bytes_per_second",
+        "gauge",
+        f"Playback bandwidth in bytes per second (Bandwidth in Mbps x 125000). {_PLAY}",
+    ),
+    Family(
+        "tencent_live_stream_playback_requests_per_second",
+        "gauge",
+        f"Playback requests per second over the minute (Request / 60). {_PLAY}",
+    ),
+)
+
 STREAM_FAMILIES: tuple[Family, ...] = tuple(
     sorted(
-        (STATE, LAST_CHANGE, ERRORS, DOWN_AFTER, PUSH_INFO, *(f for f, _ in PUSH_VALUES)),
+        (
+            STATE,
+            LAST_CHANGE,
+            ERRORS,
+            DOWN_AFTER,
+            PUSH_INFO,
+            *(f for f, _ in PUSH_VALUES),
+            *PLAYBACK_VALUES,
+        ),
         key=lambda f: f.name,
     )
 )
@@ -148,8 +181,15 @@ def render_stream(
     status: StreamStatus,
     down_after: float | None,
     push: bytes | None,
+    playback: bytes | None = None,
 ) -> None:
-    """Append one stream's lines to each family's list; ``push`` is packed by pack_push."""
+    """Append one stream's lines to each family's list; ``push`` is packed by pack_push,
+    ``playback`` by pack_playback."""
+    if playback is not None:
+        # Whatever the state: viewers trail the stream by minutes (zero only once Tencent's
+        # data says so), so they are shown as Tencent's data has them.
+        for family, value in zip(PLAYBACK_VALUES, _PLAY_STRUCT.unpack(playback), strict=True):
+            lines[family.name].append(f"{family.name}{{{labels}}} {_value(value)}\n")
     n = STATE.name
     a, i, f, u = _FLAGS[status.state]
     lines[n].append(
@@ -245,3 +285,22 @@ def unpack_push(data: bytes) -> PushInfo:
     for name, value in zip(_PUSH_NUMBERS, numbers, strict=True):
         fields[name] = None if math.isnan(value) else value
     return PushInfo(**fields)
+
+
+# Playback values are kept packed too: three doubles (viewers, bytes/s, requests/s). Most
+# tracked streams have nobody watching at a given minute: they all share one object.
+_PLAY_STRUCT = struct.Struct("<3d")
+
+
+def pack_playback(viewers: float, bytes_per_second: float, requests_per_second: float) -> bytes:
+    if not (viewers or bytes_per_second or requests_per_second):
+        return NO_PLAYBACK
+    return _PLAY_STRUCT.pack(viewers, bytes_per_second, requests_per_second)
+
+
+def unpack_playback(data: bytes) -> tuple[float, float, float]:
+    viewers, bandwidth, requests = _PLAY_STRUCT.unpack(data)
+    return viewers, bandwidth, requests
+
+
+NO_PLAYBACK = _PLAY_STRUCT.pack(0.0, 0.0, 0.0)
