@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import SecretStr
 
@@ -66,7 +66,23 @@ def _reveal(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
+def _feed(digest: Any, value: object) -> None:
+    text = json.dumps(value, default=_reveal, sort_keys=True, separators=(",", ":"))
+    digest.update(text.encode("utf-8", "surrogatepass"))
+    digest.update(b"\n")
+
+
 def fingerprint(config: Config) -> str:
-    """A digest of everything a config says, secrets included (only the digest is kept)."""
-    text = json.dumps(config.model_dump(), default=_reveal, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    """A digest of everything a config says, secrets included (only the digest is kept).
+
+    Fed piece by piece, a stream at a time: a dump of a 100k-stream config as one structure
+    costs tens of MB during a reload.
+    """
+    digest = hashlib.sha256()
+    _feed(digest, config.model_dump(exclude={"targets"}))
+    for target in config.targets:
+        _feed(digest, target.model_dump(exclude={"streams"}))
+        for stream in target.streams:
+            # repr, not JSON: 4x cheaper, and stream entries hold no secret.
+            digest.update(repr(tuple(stream.__dict__.items())).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()

@@ -75,6 +75,9 @@ class Membership:
         self._provisional: dict[Where, dict[StreamKey, float]] = {}  # key -> time heard of
         self._views: dict[str, TargetView] = {}
         self._configured: dict[str, frozenset[str]] = {}  # target -> configured stream names
+        # (tracked, discovered) per target, replaced after every change: read without the lock,
+        # so a scrape never waits for a reload's membership work (seconds at 100k streams).
+        self._counts: Mapping[str, tuple[int, int]] = {}
 
     def apply(self, runtime: Runtime, plan: Plan) -> None:
         """Make the tracked streams those of ``runtime``: configured ones from ``plan``, plus
@@ -111,6 +114,7 @@ class Membership:
             self._runtime = runtime
             self._views = {}
             self._configured = {}
+            self._publish_counts()
 
     def view(self, name: str) -> TargetView | None:
         """The streams target ``name`` of the current runtime tracks; None if there is none."""
@@ -165,6 +169,7 @@ class Membership:
                 self._store.add(key, target.policy)
             if added:
                 self._views.pop(name, None)
+                self._publish_counts()
             return added, capped
 
     def pushed(self, name: str, stream: str, now: float) -> str:
@@ -189,6 +194,7 @@ class Membership:
             self._exposition.set_stream(key, target.labels, None)
             self._store.add(key, target.policy)
             self._views.pop(name, None)
+            self._publish_counts()
             return PROVISIONAL
 
     def settle(self, name: str, listed: Set[str], started: float, grace: float) -> int:
@@ -218,6 +224,7 @@ class Membership:
                 self._store.remove(key)
                 self._exposition.remove_stream(key)
             self._views.pop(name, None)
+            self._publish_counts()
             return over
 
     def drop_expired(self, name: str, now: float) -> list[StreamKey]:
@@ -242,6 +249,7 @@ class Membership:
                 self._exposition.remove_stream(key)
             if gone:
                 self._views.pop(name, None)
+                self._publish_counts()
             return gone
 
     def discovered(self, where: Where) -> dict[StreamKey, float]:
@@ -250,13 +258,17 @@ class Membership:
             return dict(self._discovered.get(where, {}))
 
     def counts(self, name: str) -> tuple[int, int]:
-        """(streams tracked, of which discovered) for target ``name``, without building a view."""
-        with self._lock:
-            target = self._runtime.target(name) if self._runtime is not None else None
-            if target is None:
-                return 0, 0
+        """(streams tracked, of which discovered) for target ``name``; never waits."""
+        return self._counts.get(name, (0, 0))
+
+    def _publish_counts(self) -> None:
+        """Callers hold the lock."""
+        counts: dict[str, tuple[int, int]] = {}
+        for target in self._runtime.targets if self._runtime is not None else ():
             if not target.discovers:
-                return len(target.keys), 0
+                counts[target.name] = (len(target.keys), 0)
+                continue
             found = len(self._discovered.get(target.where, {}))
             waiting = len(self._provisional.get(target.where, {}))
-            return len(target.keys) + found + waiting, found
+            counts[target.name] = (len(target.keys) + found + waiting, found)
+        self._counts = counts

@@ -133,7 +133,10 @@ class StateStore:
         if len(changes) > max(_MIN_CHANGES, _CHANGES_PER_STREAM * len(self._status)):
             self._all_changed = True
             self._changes = []
-        self._changed.set()
+        # Event.set takes a lock and notifies: only when it is not set already (100k changes a
+        # round otherwise cost a second). The renderer clears it before it takes the changes.
+        if not self._changed.is_set():
+            self._changed.set()
 
     def take_changes(self) -> list[StreamKey] | None:
         """The streams whose exposed fields changed since the last call; None for "all of
