@@ -17,7 +17,11 @@ from exporter.polling.context import Context
 from exporter.polling.dispatch import AccountLanes
 from exporter.polling.forbid_round import ForbidRound
 from exporter.polling.lanes import Job
+from exporter.polling.playback_book import book_of
+from exporter.polling.playback_rounds import CertRound, DomainRound, ErrorCodeRound, PackageRound
+from exporter.polling.playback_viewers import ViewerRound
 from exporter.runtime.plan import AccountSpec, TargetSpec
+from exporter.runtime.playback import PlaybackSpec
 from exporter.runtime.snapshot import Runtime
 
 
@@ -36,7 +40,32 @@ FORBID = Periodic(
     usable=lambda acc: acc.guard.forbid_supported is not False,
 )
 
-PERIODIC: tuple[Periodic, ...] = (FORBID,)
+
+def _playback(
+    kind: str,
+    interval: Callable[[PlaybackSpec], float | None],
+    make: Callable[[Context, str, tuple[TargetSpec, ...]], Job],
+    action: str,
+) -> Periodic:
+    """An account-wide playback round (polling/playback_*.py): only for accounts with play
+    domains, and not once the account answered that it cannot make the call."""
+    return Periodic(
+        kind,
+        interval=lambda spec: interval(spec.playback) if spec.playback is not None else None,
+        make=make,
+        usable=lambda acc: book_of(acc.guard).available(action, acc.spec.connection),
+    )
+
+
+PLAYBACK: tuple[Periodic, ...] = (
+    _playback("viewers", lambda p: p.viewers_interval, ViewerRound, ViewerRound.action),
+    _playback("play_domains", lambda p: p.domains_interval, DomainRound, DomainRound.action),
+    _playback("play_errors", lambda p: p.errors_interval, ErrorCodeRound, ErrorCodeRound.action),
+    _playback("certificates", lambda p: p.certs_interval, CertRound, CertRound.action),
+    _playback("packages", lambda p: p.packages_interval, PackageRound, PackageRound.action),
+)
+
+PERIODIC: tuple[Periodic, ...] = (FORBID, *PLAYBACK)
 
 
 class PeriodicSchedule:

@@ -16,6 +16,7 @@ from exporter.client import ClientSettings
 from exporter.config import Account, Config, Target
 from exporter.exposition import LabelPairs
 from exporter.model import StreamKey
+from exporter.runtime.playback import PlaybackSpec, plan_playback
 from exporter.schedule import default_workers, stretch_factor
 from exporter.sharding import Shard
 from exporter.state import Policy
@@ -77,6 +78,7 @@ class AccountSpec:
     budgets: Mapping[str, float]  # requests/s per action, this shard's share
     workers: int  # state-poll workers (the other actions' lanes size themselves)
     forbid_interval: float | None  # None: no online_list target needs the forbid list
+    playback: PlaybackSpec | None = None  # None: no play domains, no playback call
 
     @property
     def connection(self) -> tuple[str, str, str | None, str | None, str | None]:
@@ -220,11 +222,20 @@ def plan(config: Config, shard: Shard | None = None) -> Plan:
         )
         specs.update(streams)
         policies.update(dict.fromkeys(streams, policy))
-    accounts = tuple(_account_spec(a, shard, targets) for a in config.accounts)
+    default = config.accounts[0].name
+    named = [(t.account or default, t) for t in config.targets]
+    accounts = tuple(
+        _account_spec(a, shard, targets, plan_playback(a, named, shard)) for a in config.accounts
+    )
     return Plan(accounts, tuple(targets), specs, policies, stretch)
 
 
-def _account_spec(account: Account, shard: Shard, targets: list[TargetSpec]) -> AccountSpec:
+def _account_spec(
+    account: Account,
+    shard: Shard,
+    targets: list[TargetSpec],
+    playback: PlaybackSpec | None = None,
+) -> AccountSpec:
     budgets = {action: account.budget(action) * shard.fraction for action in cssapi.ACTIONS}
     forbid = [
         t.forbid_interval for t in targets if t.account == account.name and t.mode == "online_list"
@@ -236,4 +247,5 @@ def _account_spec(account: Account, shard: Shard, targets: list[TargetSpec]) -> 
         budgets=budgets,
         workers=account.max_workers or default_workers(budgets[cssapi.STATE]),
         forbid_interval=min(forbid) if forbid else None,
+        playback=playback,
     )
