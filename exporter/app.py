@@ -34,6 +34,7 @@ from exporter.reload import Coalescer, fingerprint
 from exporter.render import Renderer
 from exporter.runtime import snapshot
 from exporter.runtime.membership import Membership
+from exporter.runtime.plan import Plan
 from exporter.runtime.snapshot import Runtime
 from exporter.sharding import Shard
 from exporter.state import StateStore
@@ -94,16 +95,15 @@ class App:
         self._fingerprint = fingerprint(config)
         self._reload_ok = True
         self._reload_time: float | None = None
-        self.runtime: Runtime = self._apply(config, generation=0)
+        self.runtime: Runtime = self._apply(*snapshot.build(config, self.shard, 0))
         self.callback_path: str | None = self.runtime.callback_path  # for the web server
         self._reloaded(True)
         self.web = WebServer(listen_address, self, web_config)
 
     # -- building and reloading ------------------------------------------------------------
 
-    def _apply(self, config: Config, generation: int) -> Runtime:
-        """Bring every owner in line with ``config``; returns the snapshot to swap in."""
-        runtime, plan = snapshot.build(config, self.shard, generation)
+    def _apply(self, runtime: Runtime, plan: Plan) -> Runtime:
+        """Bring every owner in line with ``runtime``; returns it, to be swapped in."""
         logs.set_secrets("config", runtime.secrets)
         for account, factor in plan.stretch.items():
             if factor > 1.0:
@@ -182,7 +182,12 @@ class App:
             self._reloaded(True)
             log.info("configuration reloaded: unchanged")
             return True, "configuration unchanged"
-        self.runtime = self._apply(config, self.runtime.generation + 1)
+        built = snapshot.build(config, self.shard, self.runtime.generation + 1)
+        # The parsed config (every stream entry: 50 MB at 100k streams) is not needed any more:
+        # let it go before the owners do their work, which is when RSS peaks.
+        del config
+        self.runtime = self._apply(*built)
+        del built
         self._fingerprint = digest
         self.callback_path = self.runtime.callback_path
         # Answer only once /metrics shows the new set of streams.
