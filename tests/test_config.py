@@ -177,7 +177,10 @@ BAD_CONFIGS: list[tuple[str, str, dict[str, str], list[str]]] = [
         "expect-live-not-bool",
         ACCOUNT + "targets:\n  - domain: d\n    streams: [{name: s1, expect_live: maybe}]\n",
         {},
-        ['targets[0].streams[0].expect_live: must be true or false, got "maybe"'],
+        [
+            "targets[0].streams[0].expect_live: must be true, false, or a schedule (a mapping"
+            ' with weekly/once windows, or schedule: NAME), got "maybe"'
+        ],
     ),
     (
         "max-workers-fraction",

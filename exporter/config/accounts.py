@@ -22,6 +22,7 @@ from exporter.config.fields import (
     MAX_API_LIMIT,
     MAX_TIMEOUT,
     MAX_WORKERS,
+    MIN_INTERVAL,
     Duration,
     invalid,
     not_bool,
@@ -31,7 +32,73 @@ from exporter.cssapi import DEFAULT_ENDPOINT, DOCUMENTED_LIMITS, SITE_FACTS, Sit
 from exporter.durations import format_duration
 from exporter.problems import show
 
-__all__ = ["Account", "Credentials"]
+__all__ = ["Account", "CallbackAudit", "Credentials", "EventHistory"]
+
+
+def _sane_round_interval(value: float) -> float:
+    # Minutes are what these rounds are for; 10s is allowed for tests and demos.
+    if not MIN_INTERVAL <= value <= 86400:
+        raise invalid("{value} is outside 10s to 1d", format_duration(value))
+    return value
+
+
+class EventHistory(BaseModel):
+    """DescribeLiveStreamEventList rounds: why streams stopped (also without a callback), and
+    after a restart the interrupts of the gap (with the config's state_file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    interval: Duration = 300.0
+    # Pages (100 sessions each) a round may read; what is left is read by the next round.
+    max_pages: Annotated[int, BeforeValidator(not_bool)] = 20
+    # How far back the first round after a restart reads (from where the last process stopped).
+    backfill: Duration = 86400.0
+
+    @field_validator("interval")
+    @classmethod
+    def _sane_interval(cls, value: float) -> float:
+        return _sane_round_interval(value)
+
+    @field_validator("max_pages")
+    @classmethod
+    def _sane_pages(cls, value: int) -> int:
+        # 100 pages of 100 is the 10,000 records a query may page through (267/33186).
+        if not 1 <= value <= 100:
+            raise invalid("must be between 1 and 100, got {value}", str(value))
+        return value
+
+    @field_validator("backfill")
+    @classmethod
+    def _sane_backfill(cls, value: float) -> float:
+        # The event list keeps two months; a query spans at most a month (267/33186).
+        if not 0 <= value <= 30 * 86400:
+            raise invalid("{value} is outside 0s to 30d", format_duration(value))
+        return value
+
+
+class CallbackAudit(BaseModel):
+    """DescribeCallbackRecordsList rounds: the callbacks CSS says it sent, against those this
+    exporter accepted. Only for accounts with callback_keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    interval: Duration = 300.0
+    # Streams audited per round: the API is asked per stream name (StreamName is required).
+    max_streams: Annotated[int, BeforeValidator(not_bool)] = 20
+
+    @field_validator("interval")
+    @classmethod
+    def _sane_interval(cls, value: float) -> float:
+        return _sane_round_interval(value)
+
+    @field_validator("max_streams")
+    @classmethod
+    def _sane_streams(cls, value: int) -> int:
+        if not 1 <= value <= 1000:
+            raise invalid("must be between 1 and 1000, got {value}", str(value))
+        return value
 
 
 class Credentials(BaseModel):
@@ -86,6 +153,8 @@ class Account(BaseModel):
     # Which Tencent Cloud site the account is on: its limits and page sizes differ. Unset: intl
     # for the international endpoint, else the stricter of the two sites' facts.
     site: Literal["china", "intl"] | None = None
+    event_history: EventHistory = Field(default_factory=lambda: EventHistory())
+    callback_audit: CallbackAudit = Field(default_factory=lambda: CallbackAudit())
     # The account's play domains and the push domains each serves (playback: what viewers see);
     # none: no playback call is made (exporter/config/playback.py).
     play_domains: list[PlayDomain] = Field(default_factory=list)

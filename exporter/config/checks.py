@@ -8,11 +8,12 @@ change, as ``(loc, message)``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Collection, Hashable, Mapping
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
+from exporter.config.expect import schedule_problems
 from exporter.config.fields import (
     ACCOUNT_NAME_RE,
     ENDPOINT_RE,
@@ -179,9 +180,14 @@ def page_size_problem(target: Mapping[Any, Any], loc: Loc, site: str | None) -> 
     ]
 
 
-def cross_problems(data: object, shown: Callable[[Loc, str], str] | None = None) -> Problems:
+def cross_problems(
+    data: object,
+    shown: Callable[[Loc, str], str] | None = None,
+    schedule_names: Collection[str] = (),
+) -> Problems:
     """Every check across keys. ``shown`` gives the text to print for a value at a loc (the
-    ${VAR} reference instead of what it expanded to)."""
+    ${VAR} reference instead of what it expanded to); ``schedule_names`` are schedules a
+    schedules file defines that could not be read (not unknown, then)."""
 
     def show(loc: Loc, text: str) -> str:
         return shown(loc, text) if shown is not None else text
@@ -251,4 +257,5 @@ def cross_problems(data: object, shown: Callable[[Loc, str], str] | None = None)
         if isinstance(streams, list):
             _duplicate_streams(streams, t_index, place, seen, show, problems)
     problems.extend(playback_problems(data, show))
+    problems.extend(schedule_problems(data, schedule_names))
     return problems

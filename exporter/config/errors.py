@@ -15,6 +15,7 @@ from typing import Any
 from pydantic_core import ErrorDetails
 
 from exporter.config.checks import Loc
+from exporter.config.expect import EXPECT_TAGS
 from exporter.config.fields import CUSTOM
 from exporter.problems import key_part, kind, quote_hint, show, translate
 
@@ -42,7 +43,8 @@ def locate(loc: Iterable[Hashable], raw: object) -> tuple[str, tuple[int, ...], 
     raw_loc: list[Hashable] = []
     node: object = raw
     for part in loc:
-        if part == "[key]":
+        # "[key]" marks a dict key; the tags name which form of expect_live was validated.
+        if part == "[key]" or part in EXPECT_TAGS:
             continue
         if isinstance(node, str):
             break

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from exporter.config.checks import Loc, Problems, cross_problems
 from exporter.config.errors import locate, message
+from exporter.config.expect import ScheduleName, ScheduleSpec
 from exporter.config.fields import DEFER_CROSS_CHECKS, plain_name
 from exporter.config.models import Config, StreamEntry
 from exporter.problems import UNENCODABLE, ProblemsError, encodable, kind
@@ -120,17 +121,91 @@ class _Interpolation:
 
 
 def parse_config(
-    text: str, env: Mapping[str, str] | None = None, source: str = "<config>"
+    text: str,
+    env: Mapping[str, str] | None = None,
+    source: str = "<config>",
+    *,
+    base_dir: str | None = None,
 ) -> Config:
-    """Parse YAML text into a Config, or raise ConfigError listing every problem found."""
+    """Parse YAML text into a Config, or raise ConfigError listing every problem found.
+
+    A ``schedules_file`` is read from ``base_dir`` when relative (default: the directory of
+    ``source`` when it is a path, else the working directory).
+    """
     environ: Mapping[str, str] = os.environ if env is None else env
+    if base_dir is None:
+        base_dir = os.path.dirname(source) if not source.startswith("<") else os.getcwd()
     # One pause for YAML and validation: both build a tree of (at 100k streams) millions of
     # objects, none of them garbage.
     with gc_paused():
-        return _parse(text, environ, source)
+        return _parse(text, environ, source, base_dir)
 
 
-def _parse(text: str, environ: Mapping[str, str], source: str) -> Config:
+# ---------------------------------------------------------------------------------------------
+# The schedules file
+
+_SCHEDULES = TypeAdapter(dict[ScheduleName, ScheduleSpec])
+
+
+def read_schedules(path: str) -> tuple[dict[str, ScheduleSpec], set[str], list[str]]:
+    """The named schedules of a schedules file: (valid ones, every name it defines, problems).
+
+    The file is YAML with one key, ``schedules``: a mapping of names to schedules, as the
+    config's own ``schedules``. Each problem is one line, ``<path>: <key.path>: <what>``.
+    """
+    try:
+        text = read_text(path, "schedules file", ConfigError)
+        tree = parse_yaml(text, path, ConfigError)
+    except ConfigError as exc:
+        return {}, set(), list(exc.problems)
+    if tree is None:
+        tree = {}
+    if not isinstance(tree, dict):
+        return {}, set(), [f"{path}: top level must be a mapping with schedules, got {kind(tree)}"]
+    problems = [f"{path}: {key}: unknown key" for key in tree if key != "schedules"]
+    schedules = tree.get("schedules") or {}
+    if not isinstance(schedules, dict):
+        return (
+            {},
+            set(),
+            [*problems, f"{path}: schedules: must be a mapping, got {kind(schedules)}"],
+        )
+    names = {name for name in schedules if isinstance(name, str)}
+    try:
+        valid: dict[str, ScheduleSpec] = _SCHEDULES.validate_python(schedules)
+    except ValidationError as exc:
+        valid = {}
+        for error in exc.errors():
+            where, _, raw_loc = locate(("schedules", *error["loc"]), tree)
+            problems.append(f"{path}: {where}: {message(error, raw_loc, {})}")
+    return valid, names, problems
+
+
+def _with_schedules_file(
+    data: object, base_dir: str, add: Callable[[Iterable[Hashable], str], None]
+) -> tuple[object, set[str]]:
+    """``data`` with the schedules of its schedules_file added to its own ``schedules``, and
+    the names a broken file defines (references to them are not reported again)."""
+    if not isinstance(data, dict) or not isinstance(data.get("schedules_file"), str):
+        return data, set()
+    value: str = data["schedules_file"]
+    path = value if os.path.isabs(value) else os.path.join(base_dir, value)
+    valid, names, problems = read_schedules(path)
+    for problem in problems:
+        add(("schedules_file",), problem)
+    own = data.get("schedules")
+    if own is None:
+        own = {}
+    if not isinstance(own, dict):
+        return data, names
+    for name in own:
+        if name in names:
+            add(("schedules", name), f"also defined in schedules_file {value}: keep one")
+    merged = {**valid, **own}
+    return {**data, "schedules": merged}, (names - set(valid)) if problems else set()
+
+
+def _parse(text: str, environ: Mapping[str, str], source: str, base_dir: str) -> Config:
     raw = parse_yaml(text, source, ConfigError)
     if raw is None:
         raise ConfigError([f"{source}: config is empty"])
@@ -158,6 +233,8 @@ def _parse(text: str, environ: Mapping[str, str], source: str) -> Config:
     def is_spoiled(raw_loc: Loc) -> bool:
         return bool(spoiled) and any(raw_loc[: len(bad)] == bad for bad in spoiled)
 
+    data, unread_schedules = _with_schedules_file(data, base_dir, add)
+
     config: Config | None = None
     try:
         config = Config.model_validate(_named_entries(data), context={DEFER_CROSS_CHECKS: True})
@@ -170,7 +247,7 @@ def _parse(text: str, environ: Mapping[str, str], source: str) -> Config:
     def shown(loc: Loc, text: str) -> str:
         return interpolated.get(loc, text)
 
-    for loc, problem in cross_problems(data, shown):
+    for loc, problem in cross_problems(data, shown, unread_schedules):
         if not is_spoiled(loc):
             add(loc, problem)
 

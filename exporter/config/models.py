@@ -24,6 +24,7 @@ from pydantic import (
 
 from exporter.config.accounts import Account
 from exporter.config.checks import cross_problems, target_problems
+from exporter.config.expect import ExpectLive, Quality, ScheduleName, ScheduleSpec
 from exporter.config.fields import (
     DEFAULT_CALLBACK_PATH,
     DEFAULT_MAX_STREAMS,
@@ -58,8 +59,10 @@ class StreamEntry(BaseModel):
 
     name: str
     labels: Labels = Field(default_factory=dict)
-    expect_live: bool | None = None
+    # true, false, or a broadcast schedule (config/expect.py); None: the target's.
+    expect_live: ExpectLive | None = None
     down_after: Duration | None = None
+    quality: Quality | None = None  # over the target's
 
     @field_validator("name")
     @classmethod
@@ -88,6 +91,7 @@ class StreamEntry(BaseModel):
             "labels": {},
             "expect_live": None,
             "down_after": None,
+            "quality": None,
         }
         object.__setattr__(entry, "__dict__", fields)
         object.__setattr__(entry, "__pydantic_fields_set__", _NAME_ONLY)
@@ -124,6 +128,9 @@ class Target(BaseModel):
     push_info: bool = True
     push_info_ips: bool = False
     down_after: Duration = 300.0
+    # The default of its listed streams (not of discovered ones): true, false or a schedule.
+    expect_live: ExpectLive | None = None
+    quality: Quality | None = None
     # Play domains that serve this target's push domain (besides the account's play_domains).
     play_domains: list[PlayDomainName] = Field(default_factory=list)
 
@@ -311,6 +318,13 @@ class Config(BaseModel):
     accounts: list[Account]
     targets: list[Target]
     callbacks: CallbackSettings = Field(default_factory=lambda: CallbackSettings())
+    # Named broadcast schedules (expect_live: {schedule: NAME}); the loader adds those of
+    # schedules_file, a YAML file with a `schedules` mapping that is read again on every reload.
+    schedules: dict[ScheduleName, ScheduleSpec] = Field(default_factory=dict)
+    schedules_file: str | None = None
+    # Where the exporter keeps what it must remember across restarts (how far the event list
+    # was read, for the backfill after a restart); None: nothing is kept.
+    state_file: str | None = None
 
     @model_validator(mode="before")
     @classmethod

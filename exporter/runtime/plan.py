@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporter import cssapi, rounds
+from exporter.broadcast import Watch
 from exporter.client import ClientSettings
 from exporter.config import Account, Config, Target
 from exporter.exposition import LabelPairs
 from exporter.model import StreamKey
+from exporter.runtime.expectations import Expectations
+from exporter.runtime.history import HistorySpec, plan_history
 from exporter.runtime.playback import PlaybackSpec, plan_playback
 from exporter.schedule import default_workers, stretch_factor
 from exporter.sharding import Shard
@@ -26,6 +29,7 @@ from exporter.state import Policy
 class StreamSpec:
     extra: LabelPairs  # labels after account/domain/app/stream, sorted by name
     down_after: float | None
+    watch: Watch | None = None  # schedule and thresholds (runtime/expectations.py), shared
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class AccountSpec:
     budgets: Mapping[str, float]  # requests/s per action, this shard's share
     workers: int  # state-poll workers (the other actions' lanes size themselves)
     forbid_interval: float | None  # None: no online_list target needs the forbid list
+    history: HistorySpec | None = None  # None: no event-list or callback-audit round
     playback: PlaybackSpec | None = None  # None: no play domains, no playback call
 
     @property
@@ -102,20 +107,24 @@ class Plan:
     stretch: Mapping[str, float]
 
 
-def configured_streams(account: str, target: Target) -> dict[StreamKey, StreamSpec]:
+def configured_streams(
+    account: str, target: Target, expectations: Expectations | None = None
+) -> dict[StreamKey, StreamSpec]:
     out: dict[StreamKey, StreamSpec] = {}
     # Streams of a target mostly share their labels: one spec object for all of them keeps
     # 100k streams from holding 100k equal tuples.
     shared: dict[StreamSpec, StreamSpec] = {}
+    expect = expectations or Expectations.without_schedules()
     for entry in target.streams:
         key = StreamKey(account, target.domain, target.app, entry.name)
         extra = {**target.labels, **entry.labels}
-        if entry.expect_live is not None:
-            extra["expect_live"] = "true" if entry.expect_live else "false"
+        expected = expect.of(target, entry)
+        if expected.label is not None:
+            extra["expect_live"] = expected.label
         down_after = None
-        if entry.expect_live:
+        if expected.pages:
             down_after = entry.down_after if entry.down_after is not None else target.down_after
-        spec = StreamSpec(tuple(sorted(extra.items())), down_after)
+        spec = StreamSpec(tuple(sorted(extra.items())), down_after, expected.watch)
         out[key] = shared.setdefault(spec, spec)
     return out
 
@@ -151,10 +160,11 @@ def _owned(
     """(name, target, account, streams) of the targets this shard polls."""
     names = target_names(list(config.targets))
     default_account = config.accounts[0].name
+    expectations = Expectations(config)
     owned = []
     for name, t in zip(names, config.targets, strict=True):
         account = t.account or default_account
-        streams = configured_streams(account, t)
+        streams = configured_streams(account, t, expectations)
         if t.discovers:
             # A discovering target is listed by one shard; the others would only repeat it.
             if not shard.owns(f"{account}/{t.domain}/{t.app}"):
@@ -225,7 +235,14 @@ def plan(config: Config, shard: Shard | None = None) -> Plan:
     default = config.accounts[0].name
     named = [(t.account or default, t) for t in config.targets]
     accounts = tuple(
-        _account_spec(a, shard, targets, plan_playback(a, named, shard)) for a in config.accounts
+        _account_spec(
+            a,
+            shard,
+            targets,
+            plan_playback(a, named, shard),
+            plan_history(a, config),
+        )
+        for a in config.accounts
     )
     return Plan(accounts, tuple(targets), specs, policies, stretch)
 
@@ -235,6 +252,7 @@ def _account_spec(
     shard: Shard,
     targets: list[TargetSpec],
     playback: PlaybackSpec | None = None,
+    history: HistorySpec | None = None,
 ) -> AccountSpec:
     budgets = {action: account.budget(action) * shard.fraction for action in cssapi.ACTIONS}
     forbid = [
@@ -248,4 +266,5 @@ def _account_spec(
         workers=account.max_workers or default_workers(budgets[cssapi.STATE]),
         forbid_interval=min(forbid) if forbid else None,
         playback=playback,
+        history=history,
     )
