@@ -1,4 +1,4 @@
-"""The four CSS actions: request parameters, paging and response fields as the real API has
+"""The CSS actions: request parameters, paging and response fields as the real API has
 them (field names checked against ``tencentcloud.live.v20180801.models``)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
+from exporter.simulator.playback import PLAYBACK_HANDLERS
 from exporter.simulator.policy import Policy
 from exporter.simulator.world import OnlineStream, World
 
@@ -205,4 +206,5 @@ HANDLERS: dict[str, Handler] = {
     ONLINE_LIST: describe_online_list,
     PUSH_INFO_LIST: describe_push_info_list,
     FORBID_LIST: describe_forbid_list,
+    **PLAYBACK_HANDLERS,  # viewers, playback, error codes, certificates, packages
 }

@@ -20,6 +20,7 @@ from exporter.safeyaml import parse_yaml
 from exporter.simulator.faults import ACCOUNT_OK, FaultConfig, check_action, check_code
 from exporter.simulator.generate import DEFAULT_DOMAINS, DEFAULT_MIX, GenerateSpec
 from exporter.simulator.model import ACTIVE, ForbidInfo, Phase, Quality, StreamSpec
+from exporter.simulator.playback_scenario import PlaybackScenario, parse_playback
 from exporter.simulator.policy import FORBID_OK, Policy
 
 DEFAULT_APP = "live"
@@ -49,6 +50,8 @@ class Scenario:
     callback: CallbackConfig | None = None
     seed: int = 0
     appid: int = DEFAULT_APPID
+    # Play domains, scripted viewers, certificates, packages (simulator/playback_scenario.py).
+    playback: PlaybackScenario | None = None
 
 
 # small typed readers ----------------------------------------------------------------------
@@ -252,6 +255,7 @@ _TOP_KEYS = {
     "forbid_list",
     "denied_domains",
     "forbid_without_place",
+    "playback",
 }
 
 
@@ -365,6 +369,7 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
         callback=callback,
         seed=_int(top.get("seed", 0), "seed"),
         appid=_int(top.get("appid", DEFAULT_APPID), "appid", minimum=0),
+        playback=parse_playback(top["playback"]) if top.get("playback") is not None else None,
     )
 
 
