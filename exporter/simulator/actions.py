@@ -10,7 +10,7 @@ from typing import Any
 
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
-from exporter.simulator.playback import PLAYBACK_HANDLERS
+from exporter.simulator.playback_actions import PLAYBACK_HANDLERS
 from exporter.simulator.policy import Policy
 from exporter.simulator.world import OnlineStream, World
 
