@@ -37,6 +37,10 @@ RESERVED_LABEL_NAMES: frozenset[str] = frozenset(
         "quantile",
         "version",
         "expect_live",
+        # The history families' own labels (exposition/watch.py).
+        "reason",
+        "error",
+        "message",
     }
 )
 

@@ -15,26 +15,25 @@ from __future__ import annotations
 import bisect
 import gzip
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporter.exposition.families import (
-    STREAM_FAMILIES,
-    LabelPairs,
-    escape_label_value,
-    format_labels,
-    pack_push,
-    render_stream,
-    split_families,
-)
+from exporter.broadcast import Watch
+from exporter.exposition.bucket import ALL_FAMILIES, StatusReader, StreamMeta, render_bucket
+from exporter.exposition.families import LabelPairs, format_labels, pack_push, split_families
+from exporter.exposition.watch import ScheduleEdges, evaluator
+from exporter.history import History
 from exporter.model import PushInfo, StreamKey
-from exporter.state import StreamStatus
 
-# How the renderer reads the statuses of a bucket's streams (the store's get_many).
-StatusReader = Callable[[list[StreamKey]], list[StreamStatus | None]]
+# A stream as membership hands it over: key, labels, down_after, and optionally its Watch.
+StreamItem = (
+    tuple[StreamKey, LabelPairs, float | None]
+    | tuple[StreamKey, LabelPairs, float | None, Watch | None]
+)
 
 BUCKET_SIZE = 256  # streams per bucket: a change re-renders this many streams at most
 KEEP_TEXT_STREAMS = 25_000  # above this, plain scrapes inflate gzip instead of caching text
@@ -56,44 +55,6 @@ class _Bucket:
     text: dict[str, bytes] | None = None  # the same uncompressed, for small expositions
 
 
-@dataclass(frozen=True, slots=True)
-class _StreamMeta:
-    """What a stream is exposed with beyond its key; shared by the streams of a target."""
-
-    extra: LabelPairs  # the labels beyond account/domain/app/stream
-    down_after: float | None
-    suffix: str  # ``extra`` formatted, with its leading comma: ready to render
-
-
-def _render_bucket(
-    keys: list[StreamKey],
-    metas: list[_StreamMeta],
-    push: Mapping[StreamKey, bytes],
-    read: StatusReader,
-    playback: Mapping[StreamKey, bytes] | None = None,
-) -> dict[str, bytes]:
-    statuses = read(keys)
-    lines: dict[str, list[str]] = {f.name: [] for f in STREAM_FAMILIES}
-    # A bucket's streams nearly all share account, domain and app: escape those once.
-    prefixes: dict[tuple[str, str, str], str] = {}
-    for key, meta, status in zip(keys, metas, statuses, strict=True):
-        if status is None:
-            continue
-        where = (key.account, key.domain, key.app)
-        prefix = prefixes.get(where)
-        if prefix is None:
-            prefix = prefixes[where] = format_labels(
-                (("account", key.account), ("domain", key.domain), ("app", key.app))
-            )
-        labels = f'{prefix},stream="{escape_label_value(key.stream)}"{meta.suffix}'
-        play = playback.get(key) if playback else None
-        render_stream(lines, labels, status, meta.down_after, push.get(key), play)
-    # "replace": a lone surrogate from an API answer (JSON allows \ud800) must not stop the render.
-    return {
-        name: "".join(parts).encode("utf-8", "replace") for name, parts in lines.items() if parts
-    }
-
-
 class Exposition:
     """Cached text of the per-stream families, plus the registry for everything else."""
 
@@ -102,16 +63,24 @@ class Exposition:
         registry: CollectorRegistry,
         extra: Callable[[], str] | None = None,
         dirty: threading.Event | None = None,
+        wall: Callable[[], float] = time.time,
+        history: History | None = None,
     ) -> None:
-        """Lock order: the exposition's lock is a leaf; it never calls out while holding it.
-        Statuses are not read from the store here: the renderer passes a reader to ``flush``.
-        ``dirty`` is set whenever a bucket needs rendering (the renderer waits on it)."""
+        """Lock order: the exposition's lock is a leaf but for the history's and the schedule
+        edges' (leaves too, never calling back while held). Statuses are not read from the
+        store here: the renderer passes a reader to ``flush``. ``dirty`` is set whenever a
+        bucket needs rendering (the renderer waits on it). ``wall`` is the clock schedules are
+        evaluated at; ``history`` the per-stream history rendered (its changes mark here)."""
+        self._wall = wall
+        self.history = history if history is not None else History()
+        self.history.bind(self.mark)
+        self._edges = ScheduleEdges()
         self._registry = registry
         self._extra = extra
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._meta: dict[StreamKey, _StreamMeta] = {}
-        self._specs: dict[tuple[LabelPairs, float | None], _StreamMeta] = {}
+        self._meta: dict[StreamKey, StreamMeta] = {}
+        self._specs: dict[tuple[LabelPairs, float | None, Watch | None], StreamMeta] = {}
         # Packed by pack_push; None once a stream stops pushing. Streams going on and off air
         # set and clear their entry rather than deleting and re-adding it: every insertion
         # takes a fresh slot of the dict's entry table, whose pages (5-10 MB at 100k streams)
@@ -137,21 +106,36 @@ class Exposition:
         if not self._dirty_event.is_set():
             self._dirty_event.set()
 
-    def _spec(self, extra: LabelPairs, down_after: float | None) -> _StreamMeta:
+    def _spec(
+        self, extra: LabelPairs, down_after: float | None, watch: Watch | None = None
+    ) -> StreamMeta:
         """The shared meta for these labels (callers hold the lock)."""
-        meta = self._specs.get((extra, down_after))
+        meta = self._specs.get((extra, down_after, watch))
         if meta is None:
             if len(self._specs) > 2 * len(self._meta) + 1024:
                 # Reloads changed labels: forget the combinations no stream uses any more.
-                self._specs = {(m.extra, m.down_after): m for m in self._meta.values()}
+                self._specs = {(m.extra, m.down_after, m.watch): m for m in self._meta.values()}
+                self._edges.keep(
+                    m.watch.schedule for m in self._specs.values() if m.watch and m.watch.schedule
+                )
             suffix = f",{format_labels(extra)}" if extra else ""
-            meta = self._specs[(extra, down_after)] = _StreamMeta(extra, down_after, suffix)
+            expect = next((v for k, v in extra if k == "expect_live"), None)
+            meta = StreamMeta(extra, down_after, suffix, watch, expect)
+            self._specs[(extra, down_after, watch)] = meta
+            if watch is not None and watch.schedule is not None:
+                self._edges.track(watch.schedule)
         return meta
 
-    def set_stream(self, key: StreamKey, extra: LabelPairs, down_after: float | None) -> None:
+    def set_stream(
+        self,
+        key: StreamKey,
+        extra: LabelPairs,
+        down_after: float | None,
+        watch: Watch | None = None,
+    ) -> None:
         """Track a stream (or change its labels); ``extra`` are the labels after ``stream``."""
         with self._lock:
-            meta = self._spec(extra, down_after)
+            meta = self._spec(extra, down_after, watch)
             known = key in self._meta
             if known and self._meta[key] == meta:
                 return
@@ -171,36 +155,37 @@ class Exposition:
                     return
             self._mark(bucket)
 
-    def set_streams(self, streams: Iterable[tuple[StreamKey, LabelPairs, float | None]]) -> None:
+    def set_streams(self, streams: Iterable[StreamItem]) -> None:
         """Bulk load (startup, reload): builds full buckets in one pass when starting empty; on a
         reload, streams already here only get their new labels (no search per stream: at 100k
         streams that is a second)."""
         with self._lock:
             if not self._meta:
-                items = sorted(streams)
-                for key, extra, down_after in items:
-                    self._meta[key] = self._spec(extra, down_after)
-                keys = [key for key, _, _ in items]
+                items = sorted(streams, key=lambda item: item[0])
+                for key, extra, down_after, *watch in items:
+                    self._meta[key] = self._spec(extra, down_after, *watch)
+                keys = [item[0] for item in items]
                 for start in range(0, len(keys), BUCKET_SIZE):
                     bucket = _Bucket(keys[start : start + BUCKET_SIZE])
                     self._buckets.append(bucket)
                     self._starts.append(bucket.keys[0])
                     self._mark(bucket)
                 return
-            added: list[tuple[StreamKey, LabelPairs, float | None]] = []
+            added: list[StreamItem] = []
             changed: list[StreamKey] = []
-            for key, extra, down_after in streams:
+            for item in streams:
+                key, extra, down_after, *watch = item
                 old = self._meta.get(key)
                 if old is None:
-                    added.append((key, extra, down_after))
+                    added.append(item)
                     continue
-                meta = self._spec(extra, down_after)
+                meta = self._spec(extra, down_after, *watch)
                 if meta is not old:
                     self._meta[key] = meta
                     changed.append(key)
             self._mark_keys(changed)
-        for key, extra, down_after in sorted(added):
-            self.set_stream(key, extra, down_after)
+        for key, extra, down_after, *watch in sorted(added, key=lambda item: item[0]):
+            self.set_stream(key, extra, down_after, *watch)
 
     def _split(self, i: int) -> None:
         bucket = self._buckets[i]
@@ -218,6 +203,7 @@ class Exposition:
                 return
             self._push.pop(key, None)
             self._playback.pop(key, None)
+            self.history.forget(key)
             i = self._bucket_index(key)
             bucket = self._buckets[i]
             j = bisect.bisect_left(bucket.keys, key)
@@ -247,6 +233,20 @@ class Exposition:
         for key in keys:
             if key in meta:
                 self._mark(buckets[index(key)])
+
+    def schedule_tick(self, now: float) -> int:
+        """Re-render the streams whose schedule's answer changed by ``now`` (a window opened or
+        closed); returns how many streams. Called once a second: one comparison per distinct
+        schedule, and a scan of the streams only at an edge."""
+        due = self._edges.due(now)
+        if not due:
+            return 0
+        with self._lock:
+            keys = [
+                k for k, m in self._meta.items() if m.watch is not None and m.watch.schedule in due
+            ]
+            self._mark_keys(keys)
+        return len(keys)
 
     def mark_all(self) -> None:
         with self._lock:
@@ -305,6 +305,11 @@ class Exposition:
             meta = self._meta.get(key)
             return meta.extra if meta is not None else ()
 
+    def meta(self, key: StreamKey) -> StreamMeta | None:
+        """What the stream is exposed with (labels, down_after, schedule); for the status page."""
+        with self._lock:
+            return self._meta.get(key)
+
     def push_keys(self) -> list[StreamKey]:
         """The streams that have push values."""
         with self._lock:
@@ -328,6 +333,7 @@ class Exposition:
                 todo = [b for b in self._buckets if id(b) in self._dirty]
                 self._dirty.clear()
             keep_text = len(self) <= KEEP_TEXT_STREAMS
+            evaluate = evaluator(self._wall())
             done = 0
             for bucket in todo:
                 # One bucket's inputs at a time: copying every dirty bucket's first would hold
@@ -339,7 +345,8 @@ class Exposition:
                     play = {k: p for k in keys if (p := self._playback.get(k)) is not None}
                 if not keys:
                     continue
-                text = _render_bucket(keys, metas, push, read, play)
+                histories = self.history.get_many(keys)
+                text = render_bucket(keys, metas, push, read, play, histories, evaluate)
                 packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
@@ -362,7 +369,7 @@ class Exposition:
         with self._lock:
             blocks = [b.packed for b in self._buckets]
             texts = [b.text for b in self._buckets]
-        stream_names = {(f.om_name if openmetrics else f.name): f for f in STREAM_FAMILIES}
+        stream_names = {(f.om_name if openmetrics else f.name): f for f in ALL_FAMILIES}
         pack = _gzip if compressed else _identity
         out: list[bytes] = []
         pending: list[str] = []  # registry text is batched into one member per run

@@ -71,7 +71,7 @@ def _bump(counts: tuple[tuple[str, int], ...], name: str, by: int) -> tuple[tupl
 class History:
     def __init__(
         self,
-        mark: Callable[[Iterable[StreamKey]], None] | None = None,
+        mark: Callable[[list[StreamKey]], None] | None = None,
         started: float | None = None,
     ) -> None:
         self._lock = threading.Lock()
@@ -80,7 +80,7 @@ class History:
         # Where each account's event list is read from next (kept in the state file).
         self.cursors = EventCursors(time.time() if started is None else started)
 
-    def bind(self, mark: Callable[[Iterable[StreamKey]], None]) -> None:
+    def bind(self, mark: Callable[[list[StreamKey]], None]) -> None:
         """Where changes are reported (the exposition marks the streams' buckets)."""
         self._mark = mark
 
@@ -88,6 +88,7 @@ class History:
 
     def interrupted(self, key: StreamKey, interrupt: Interrupt) -> bool:
         """One report of an interrupt; True if it was new (and counted)."""
+        interrupt = replace(interrupt, message=label_text(interrupt.message))
         with self._lock:
             prev = self._streams.get(key, _EMPTY)
             same = next((t for t in prev.ends if abs(t - interrupt.time) <= SAME_INTERRUPT), None)
@@ -114,7 +115,7 @@ class History:
                     ends=(*prev.ends, interrupt.time)[-_RECENT:],
                 )
                 new = True
-        self._mark((key,))
+        self._mark([key])
         return new
 
     def push_errors(self, key: StreamKey, counts: Mapping[str, int]) -> None:
@@ -126,7 +127,7 @@ class History:
             for name, count in counts.items():
                 errors = _bump(errors, name, count)
             self._streams[key] = replace(prev, push_errors=errors)
-        self._mark((key,))
+        self._mark([key])
 
     def accepted(self, key: StreamKey, event_type: int, sequence: str, event_time: float) -> bool:
         """A callback the receiver accepted (answered 200 and applied or already had); False

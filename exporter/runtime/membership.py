@@ -105,7 +105,7 @@ class Membership:
                     self._store.remove(key)
                     self._exposition.remove_stream(key)
             self._exposition.set_streams(
-                (key, spec.extra, spec.down_after) for key, spec in wanted.items()
+                (key, spec.extra, spec.down_after, spec.watch) for key, spec in wanted.items()
             )
             for key in wanted:
                 self._store.add(key, policies[key])
