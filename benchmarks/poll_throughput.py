@@ -1,11 +1,18 @@
 """Polling throughput against the budget, and versus a plain sequential loop over the SDK.
 
-3,000 streams, 100 ms simulated API latency, a 300 req/s budget. Prints the achieved request
-rate as a fraction of the budget (target >= 0.95, with zero RequestLimitExceeded answers from
-the simulator, whose limit is the documented 300/s), and how much faster the exporter finishes
-one round than a sequential loop (target >= 20x).
+3,000 streams polled one call each (mode state), 100 ms simulated API latency, the documented
+DescribeLiveStreamState limit of 300 req/s in the simulator and an exporter budget of 0.97 of it
+(budget_fraction): the intervals are set so that the streams need exactly the budget. Prints the
+steady request rate as a share of the exporter's budget (target >= 0.99: the pacer delivers what
+the schedule was stretched to) and of the API's limit (target >= 0.95), the RequestLimitExceeded
+answers over the whole run, start-up included (target 0), and how much faster the exporter
+finishes one round than a sequential loop (target >= 20x).
 
-    .venv/bin/python benchmarks/poll_throughput.py [--streams 3000] [--sequential-sample N]
+The 3% between the budget and the limit is room for timing jitter: the API counts any one
+second, and calls leave a loaded machine unevenly (see exporter/ratelimit.py).
+
+    .venv/bin/python benchmarks/poll_throughput.py [--streams 3000] [--budget-fraction 0.97]
+        [--measure-seconds 30] [--sequential-sample N]
 
 The simulator and the exporter run as separate processes, as in production, so that neither
 steals the other's interpreter lock.
@@ -52,15 +59,17 @@ def get_json(url: str) -> Any:
 
 
 def counters(sim_url: str) -> dict[str, int]:
-    return get_json(f"{sim_url}/-/sim/counters")["requests"].get(STATE, {})
+    requests: dict[str, dict[str, int]] = get_json(f"{sim_url}/-/sim/counters")["requests"]
+    return requests.get(STATE, {})
 
 
 def start_simulator(
-    tmp: Path, streams: list[str], latency: float
+    tmp: Path, streams: list[str], latency: float, limit: int
 ) -> tuple[subprocess.Popen[bytes], str]:
     scenario = {
         "streams": [{"domain": DOMAIN, "stream": n, "state": "active"} for n in streams],
         "faults": {STATE: {"latency": latency}},
+        "limits": {STATE: limit},
     }
     path = tmp / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario))
@@ -95,17 +104,15 @@ def start_simulator(
 
 
 def start_exporter(
-    tmp: Path, sim_url: str, streams: list[str], budget: float, interval: float
+    tmp: Path, sim_url: str, streams: list[str], limit: int, fraction: float, interval: float
 ) -> tuple[subprocess.Popen[str], str]:
     config = {
         "accounts": [
             {
                 "name": "bench",
                 "endpoint": sim_url,
-                # The whole documented limit is the budget here: the benchmark measures how
-                # much of its budget the pacer delivers.
-                "budget_fraction": 1.0,
-                "api_limits": {STATE: budget},
+                "budget_fraction": fraction,
+                "api_limits": {STATE: limit},
                 "timeout": "5s",
                 "credentials": {"secret_id": SECRET_ID, "secret_key": SECRET_KEY},
             }
@@ -168,7 +175,8 @@ def sequential(sim_url: str, streams: list[str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--streams", type=int, default=3000)
-    ap.add_argument("--budget", type=float, default=300.0)
+    ap.add_argument("--limit", type=int, default=300, help="the API's limit (the simulator's)")
+    ap.add_argument("--budget-fraction", type=float, default=0.97, help="the exporter's share")
     ap.add_argument("--latency", type=float, default=0.1)
     ap.add_argument("--measure-seconds", type=float, default=30.0)
     ap.add_argument(
@@ -179,14 +187,19 @@ def main() -> None:
     )
     args = ap.parse_args()
     streams = [f"stream-{i:05d}" for i in range(args.streams)]
-    # The interval at which the streams need exactly the budget: the exporter must run flat out.
-    interval = max(10.0, args.streams / args.budget)
+    budget = args.limit * args.budget_fraction
+    # The interval at which the streams need exactly the budget: the exporter must run flat out
+    # (the config's minimum interval is 10 s: fewer streams need less).
+    interval = max(10.0, args.streams / budget)
+    needed = args.streams / interval
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        sim, sim_url = start_simulator(tmp, streams, args.latency)
+        sim, sim_url = start_simulator(tmp, streams, args.latency, args.limit)
         try:
             t0 = time.monotonic()
-            exp, exp_url = start_exporter(tmp, sim_url, streams, args.budget, interval)
+            exp, exp_url = start_exporter(
+                tmp, sim_url, streams, args.limit, args.budget_fraction, interval
+            )
             try:
                 while True:
                     try:
@@ -212,19 +225,22 @@ def main() -> None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(10)
     print(
-        f"streams: {args.streams}, latency: {args.latency * 1000:.0f} ms, "
-        f"budget: {args.budget:.0f}/s"
+        f"streams: {args.streams}, latency: {args.latency * 1000:.0f} ms, API limit: "
+        f"{args.limit}/s, budget: {budget:.1f}/s ({args.budget_fraction:g} of it), "
+        f"interval {interval:.2f} s: the streams need {needed:.1f}/s"
     )
     print(f"exporter: first round of {args.streams} polls in {round_seconds:.1f} s")
+    share = rate / needed
     print(
         f"exporter: steady rate {rate:.1f}/s over {args.measure_seconds:.0f} s = "
-        f"{rate / args.budget:.3f} of budget (target >= 0.95)"
+        f"{share:.3f} of what the streams need (target >= 0.99), "
+        f"{rate / args.limit:.3f} of the API limit (target >= 0.95 at the default fraction)"
     )
     print(f"simulator: RequestLimitExceeded answers: {throttled} (target 0)")
     scaled = " (scaled from a sample)" if sample != args.streams else ""
     print(f"sequential loop: {seq:.1f} s for one round{scaled}")
     print(f"speed-up: {seq / round_seconds:.1f}x (target >= 20x)")
-    ok = rate / args.budget >= 0.95 and throttled == 0 and seq / round_seconds >= 20
+    ok = share >= 0.99 and throttled == 0 and seq / round_seconds >= 20
     print("RESULT:", "targets met" if ok else "targets NOT met")
     os._exit(0)
 

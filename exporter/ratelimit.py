@@ -1,9 +1,17 @@
 """Request pacing within an account's API budget, and back-off for failures retrying cannot fix.
 
 Tencent's limits are per account and counted over a sliding one-second window that the
-customer's own services share. So the pacer spaces calls evenly (no bursts that a window could
-catch) with a small safety margin, and adapts: it cuts its rate when the API says
-``RequestLimitExceeded`` and creeps back up while the API stays quiet (AIMD).
+customer's own services share. So the pacer spaces calls evenly at exactly the budget (no bursts
+that a window could catch, and no hidden margin: a schedule stretched to the budget keeps up),
+and adapts: it cuts its rate when the API says ``RequestLimitExceeded`` (or a gateway answers 429
+or 503) and creeps back up while the API stays quiet (AIMD).
+
+Where sends bunch, measured with benchmarks/poll_throughput.py at 300/s on a loaded 2-core
+machine: between the pacer releasing a call and its request leaving the socket (a worker waking
+up, the GIL, the process descheduled) by up to 15 calls in one second, and by a few more in the
+simulator's own count. A :class:`SendGate` at the socket (exporter.client.transport) takes the
+first out; the headroom between the budget and the API's limit (``budget_fraction``, 0.25 by
+default) is for the rest.
 """
 
 from __future__ import annotations
@@ -14,9 +22,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-# Spacing is this much wider than 1/rate so that scheduling jitter between taking a slot and the
-# request reaching Tencent does not push a full-budget second over the limit.
-SAFETY_MARGIN = 0.03
+# Slots a hair (1 ns) more than exactly 1/rate apart, and a send leaving the window a hair after
+# exactly one second: how the API counts sends one second apart is not documented, and float
+# rounding must never put rate + 1 of them into one second.
+EDGE = 1e-9
+# A pacer that wakes up late (waiting for the GIL can take a 5 ms switch interval, longer than
+# the 3.3 ms between slots at 300/s) sends the overdue slots at once rather than losing them, if
+# it is at most this far behind; beyond that (an idle lane, a stall) it starts afresh from now,
+# so that it never saves up a burst. With the GIL waits modelled in tests/test_ratelimit_pacer.py,
+# 10 ms keeps 0.99 of the budget where none keeps under 0.98; in benchmarks/poll_throughput.py,
+# 100 ms let bursts of 30 through that bunched into throttles.
+CATCH_UP_SECONDS = 0.01
 # Gentler than TCP's halving: a lone throttled answer at the edge of the budget should not cost
 # a quarter of the throughput for the next half minute; repeated ones still cut fast (0.7^3).
 DECREASE_FACTOR = 0.7
@@ -53,10 +69,13 @@ class Pacer:
         return self.rate
 
     def reserve(self, now: float) -> float:
-        """Take the next slot; returns the time at which the caller may send."""
+        """Take the next slot; returns the time at which the caller may send (at once if it
+        is not after ``now``: an overdue slot of a pacer catching up)."""
         self._recover(now)
-        slot = max(now, self._next_free)
-        self._next_free = slot + (1.0 + SAFETY_MARGIN) / self.rate
+        slot = self._next_free
+        if now - slot > CATCH_UP_SECONDS:
+            slot = now  # idle or stalled: no saved-up burst
+        self._next_free = slot + 1.0 / self.rate + EDGE
         return slot
 
     def throttled(self, now: float) -> None:
@@ -73,11 +92,21 @@ class Pacer:
         self.rate = min(self.rate, max_rate)
 
 
+def window_limit(rate: float) -> int:
+    """Sends allowed in any one second at ``rate``: what evenly spaced slots can put there.
+
+    A whole rate (a budget of the whole limit) gives the limit itself; a fractional one rounds
+    up, which never exceeds the API's limit, a whole number at least as large as the budget.
+    """
+    return max(1, math.ceil(rate - 1e-9))
+
+
 class SlidingWindow:
     """At most ``limit`` sends in any window of ``length`` seconds, the way the API counts.
 
-    The pacer spaces slots evenly, but threads reach the network a little late by varying
-    amounts, which bunches real sends; this check runs on the actual send time.
+    The pacer spaces slots evenly, but a caller that wakes up late and the catch-up after it
+    bunch them; this check runs when the caller is released, and keeps every second within the
+    budget.
     """
 
     def __init__(self, limit: int, length: float = 1.0) -> None:
@@ -87,11 +116,11 @@ class SlidingWindow:
 
     def delay(self, now: float) -> float:
         """Seconds until a send at ``now`` would fit; 0 when it fits now."""
-        while self._sends and self._sends[0] <= now - self.length:
+        while self._sends and self._sends[0] < now - self.length - EDGE:
             self._sends.popleft()
         if len(self._sends) < self.limit:
             return 0.0
-        return self._sends[0] + self.length - now
+        return self._sends[0] + self.length + 2 * EDGE - now
 
     def record(self, now: float) -> None:
         self._sends.append(now)
@@ -109,9 +138,7 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._pacer = Pacer(max_rate, clock())
-        # The same margin as the pacer's spacing, applied to any one second of real sends: a
-        # stall followed by a catch-up then still leaves the API's window room for jitter.
-        self._window = SlidingWindow(math.floor(max_rate / (1.0 + SAFETY_MARGIN)))
+        self._window = SlidingWindow(window_limit(max_rate))
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
 
@@ -148,6 +175,41 @@ class RateLimiter:
 
     def close(self) -> None:
         self._stop.set()
+
+
+class SendGate:
+    """At most ``window_limit(rate)`` requests in any second, counted as they go out.
+
+    The pacer releases calls evenly, but a call reaches the socket later by a varying amount;
+    checked right before the request is written, this keeps every second of real sends within
+    the budget. It waits only while sends bunch, for the few milliseconds until one second has
+    room again. Thread-safe: every thread of one account's client shares an action's gate.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._window = SlidingWindow(window_limit(rate))
+
+    def wait(self) -> float:
+        """Block until a send fits and count it; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                delay = self._window.delay(now)
+                if delay <= 0:
+                    self._window.record(now)
+                    return waited
+            self._sleep(delay)
+            waited += delay
 
 
 class Backoff:

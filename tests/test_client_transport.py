@@ -417,3 +417,53 @@ def test_every_action_goes_through_the_deadline_adapter(peers: Callable[..., Pee
         c.forbid_page(1, 100),
     ):
         assert isinstance(result, ApiError) and result.code == "Timeout"
+
+
+# --- the send gate -----------------------------------------------------------------------------
+
+
+def test_send_limits_keep_every_second_of_arrivals_within_the_budget(
+    peers: Callable[..., Peer],
+) -> None:
+    """Three threads share one client with a State budget of 5/s and no pacer in front: the
+    requests reach the server at most 5 in any second, however they bunch."""
+    arrivals: list[float] = []
+    lock = threading.Lock()
+
+    def serve(conn: socket.socket) -> None:
+        while read_request(conn):
+            with lock:
+                arrivals.append(time.monotonic())
+            conn.sendall(http_answer(GOOD))
+
+    peer = peers(serve)
+    limits = (("DescribeLiveStreamState", 5.0),)
+    settings = ClientSettings("t", peer.host, "http", 5.0, SECRET_ID, SECRET_KEY, None, limits)
+    c = CssClient(settings)
+    results: list[object] = []
+    warm = threading.Barrier(3)
+
+    def burst() -> None:
+        # One call to open this thread's connection, then all at once: arrivals are then
+        # timed on kept-alive connections, as in steady polling.
+        results.append(c.forbid_page(1, 10))  # an action without a gate
+        warm.wait(10)
+        for _ in range(4):
+            results.append(c.stream_state(KEY))
+
+    threads = [threading.Thread(target=burst) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results.count(StreamState.ACTIVE) == 12
+    gated = sorted(arrivals)[3:]  # after the three ungated warm-up calls
+    # Within 50 ms of a whole second the server's own timing decides (the gate lets a send out
+    # exactly one second after the one it replaces); ungated, all 12 arrive within milliseconds.
+    busiest, j = 0, 0
+    for i, t in enumerate(gated):
+        while gated[j] <= t - 0.95:
+            j += 1
+        busiest = max(busiest, i - j + 1)
+    assert busiest <= 5
+    assert gated[-1] - gated[0] >= 2.0  # 12 calls at 5 a second

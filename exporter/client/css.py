@@ -32,6 +32,7 @@ from exporter.client.answers import (
 )
 from exporter.client.errors import HttpStatusError, error_from_exception
 from exporter.model import ApiError, StreamKey, StreamState
+from exporter.ratelimit import SendGate
 
 T = TypeVar("T")
 
@@ -50,6 +51,10 @@ class ClientSettings:
     secret_id: str | None = None
     secret_key: str | None = None
     token: str | None = None
+    # (action, requests/s): the budgets. Each action's requests are counted as they leave the
+    # socket and kept within the budget in any one second (exporter.ratelimit.SendGate); an
+    # action without one is not gated.
+    send_limits: tuple[tuple[str, float], ...] = ()
 
     def __repr__(self) -> str:
         # Dataclass repr would print the key; this object does get logged on errors.
@@ -97,6 +102,7 @@ class CssClient:
         self._local = threading.local()
         self._cred_lock = threading.Lock()
         self._credential: Any = None
+        self._gates = {action: SendGate(rate) for action, rate in settings.send_limits}
 
     def _get_credential(self) -> Any:
         with self._cred_lock:
@@ -148,7 +154,14 @@ class CssClient:
             # _call is the SDK's own send step of call_json (abstract_client.py): it builds the
             # request, signs it (TC3-HMAC-SHA256) and sends it through the session; with the
             # region breaker off (ClientProfile's default) it returns the requests.Response.
-            response = decode_answer(self._sdk()._call(action, params))
+            client = self._sdk()
+            gate = self._gates.get(action)
+            transport.set_gate(gate.wait if gate is not None else None)
+            try:
+                answer = client._call(action, params)
+            finally:
+                transport.set_gate(None)
+            response = decode_answer(answer)
             result = parse(response) if parse is not None else response
         except Exception as exc:  # every failure is data here: the caller decides what to do
             timed_out = time.perf_counter() - start >= self.settings.timeout

@@ -8,7 +8,10 @@ read once when the client is made, ``HTTPS_PROXY``/``HTTP_PROXY``. requests turn
 into a bound per socket operation, so an answer trickling one byte a second never times out,
 and ``stream=True`` leaves the body to be read later, outside any bound.
 
-So :func:`install` mounts :class:`DeadlineAdapter` on that session: the timeout the SDK passes
+So :func:`install` mounts :class:`DeadlineAdapter` on that session. Right before the first byte
+of a request is written (connected, signed, built), its connection waits for the call's send
+gate (exporter.ratelimit.SendGate), if the client has one for the action: the last moment at
+which a second of sends can be kept within the budget. The timeout the SDK passes
 becomes a deadline for the call, from connecting to the last byte of the body, which the adapter
 reads before it returns. Every socket read takes what is left of the deadline as its timeout
 (a per-read check, no timer thread); the connect gets the whole timeout, and the TLS handshake
@@ -39,9 +42,29 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.poolmanager import PoolManager
 
-# The calling thread's deadline (time.monotonic), set while the adapter sends. A call runs
-# start to end in one thread, and each thread has its own SDK client and session.
+# Per calling thread: the gate of the call about to be made (set by CssClient.call) and the
+# deadline (time.monotonic) while the adapter sends. A call runs start to end in one thread,
+# and each thread has its own SDK client and session.
 _current = threading.local()
+
+
+def set_gate(gate: Callable[[], float] | None) -> None:
+    """What the next request of this thread waits for right before its first byte is written
+    (``SendGate.wait``, which returns the seconds it waited)."""
+    _current.gate = gate
+
+
+def _pass_gate(conn: HTTPConnection) -> None:
+    gate: Callable[[], float] | None = getattr(_current, "gate", None)
+    if gate is None:
+        return
+    if conn.sock is None:
+        conn.connect()  # what http.client would do next: connect first, then count the send
+    waited = gate()
+    deadline: float | None = getattr(_current, "deadline", None)
+    if waited and deadline is not None:
+        # Waiting for our own budget is not the API's time: the deadline moves with it.
+        _current.deadline = deadline + waited
 
 
 def _remaining() -> float | None:
@@ -116,16 +139,38 @@ def _bounded(new_conn: Callable[[], socket.socket], conn: HTTPConnection) -> soc
 
 class _HTTPConnection(HTTPConnection):
     response_class = _DeadlineResponse
+    _gated = True  # putrequest clears it: the first send of each request passes the gate
 
     def _new_conn(self) -> socket.socket:
         return _bounded(super()._new_conn, self)
+
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        self._gated = False
+        super().putrequest(*args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        if not self._gated:
+            self._gated = True
+            _pass_gate(self)
+        super().send(data)
 
 
 class _HTTPSConnection(HTTPSConnection):
     response_class = _DeadlineResponse
+    _gated = True
 
     def _new_conn(self) -> socket.socket:
         return _bounded(super()._new_conn, self)
+
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        self._gated = False
+        super().putrequest(*args, **kwargs)
+
+    def send(self, data: Any) -> None:
+        if not self._gated:
+            self._gated = True
+            _pass_gate(self)
+        super().send(data)
 
 
 class _HTTPPool(HTTPConnectionPool):
