@@ -66,7 +66,7 @@ class App:
         self.metrics = ExporterMetrics()
         self.supervisor = Supervisor()
         wake = threading.Event()
-        self.exposition = Exposition(self.metrics.registry, dirty=wake)
+        self.exposition = Exposition(self.metrics.registry, dirty=wake, wall=wall)
         self.store = StateStore(changed=wake)
         self.renderer = Renderer(
             self.store, self.exposition, wake, failed=lambda: self.supervisor.failed(RENDER)
@@ -90,7 +90,9 @@ class App:
         self.metrics.registry.register(PlaybackCollector(self.poller))
         self.metrics.registry.register(self.supervisor)
         self.metrics.ready.set_function(lambda: 1 if self.ready() else 0)
-        self.callbacks = CallbackSink(self.store, self.membership, self.metrics, wall)
+        self.callbacks = CallbackSink(
+            self.store, self.membership, self.metrics, wall, self.exposition.history
+        )
         self._reload = Coalescer(self._reload_now)
         self._fingerprint = fingerprint(config)
         self._reload_ok = True

@@ -185,6 +185,8 @@ def test_official_push_error_sample_signed_parses() -> None:
         push_duration_ms=None,
         user_ip="",
         node="",
+        # abnormal_event: type 6 (video frames late) twice, type 7 (audio frames late) twice.
+        abnormal=((6, 2), (7, 2)),
     )
 
 

@@ -15,7 +15,9 @@ from exporter.problems import show
 
 __all__ = [
     "HOSTNAME",
+    "MAX_ABNORMAL_EVENTS",
     "FieldError",
+    "abnormal_events",
     "free_text",
     "int_field",
     "optional",
@@ -95,3 +97,29 @@ def optional(obj: dict[str, Any], name: str, check: Callable[[str, Any], _T]) ->
     if value is None or value == "":
         return None
     return check(name, value)
+
+
+MAX_ABNORMAL_EVENTS = 64  # entries of one push-error body (CSS lists at most its 11 types)
+
+
+def abnormal_events(value: Any) -> tuple[tuple[int, int], ...]:
+    """A push-error body's ``abnormal_event``: (type, count) per entry. Each entry is an object
+    with an integer ``type`` and an optional ``count`` (default 1); its ``detail`` and
+    descriptions are not kept."""
+    name = "abnormal_event"
+    if not isinstance(value, list):
+        raise FieldError(name, f"want an array, got {show(value, json=True)}")
+    if len(value) > MAX_ABNORMAL_EVENTS:
+        raise FieldError(name, f"more than {MAX_ABNORMAL_EVENTS} entries")
+    out: list[tuple[int, int]] = []
+    for index, entry in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(entry, dict):
+            raise FieldError(where, f"want an object, got {show(entry, json=True)}")
+        if "type" not in entry:
+            raise FieldError(f"{where}.type", "missing")
+        kind = uint(f"{where}.type", entry["type"])
+        raw = entry.get("count")
+        count = 1 if raw is None or raw == "" else uint(f"{where}.count", raw)
+        out.append((kind, count))
+    return tuple(out)

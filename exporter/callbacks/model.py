@@ -53,6 +53,8 @@ class CallbackEvent:
     # whatever signed them), kept to count what one (t, sign) pair has signed.
     t: int = field(default=0, compare=False)
     sign: str = field(default="", repr=False, compare=False)
+    # Push-error (321) bodies: (abnormal_event type, count) per entry.
+    abnormal: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The callback sink: applies authenticated CSS callbacks to the running exporter.
 
 It holds no state of its own: a request takes one runtime snapshot (keys, targets, validity),
-starts tracking a pushed stream through membership (the owner of what is tracked) and applies
-the event through the state store (the owner of states).
+starts tracking a pushed stream through membership (the owner of what is tracked), applies
+the event through the state store (the owner of states) and records it in the streams' history
+(interrupts with their reason, push errors by type, the callbacks accepted: their owner).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from exporter.callbacks.model import OK_BODY, STATUS, CallbackEvent, EventType, Rejection
 from exporter.callbacks.origin import Origin, SignatureUses, allowed, external_plain_http
 from exporter.callbacks.validate import parse_callback
+from exporter.history import CALLBACK, History, Interrupt, from_errcode, push_error_type
 from exporter.metrics import ExporterMetrics
 from exporter.model import Observation, Source, StreamKey, StreamState
 from exporter.runtime.membership import REFUSED, Membership
@@ -36,8 +38,10 @@ class CallbackSink:
         membership: Membership,
         metrics: ExporterMetrics,
         wall: Callable[[], float],
+        history: History | None = None,
     ) -> None:
         self._store = store
+        self._history = history if history is not None else History()
         self._membership = membership
         self._metrics = metrics
         self._wall = wall
@@ -119,6 +123,7 @@ class CallbackSink:
                     continue
             if event.event is EventType.PUSH_ERROR:
                 self._count(t.account, event, now)
+                self._push_errors(key, event)
                 result = "accepted"
                 continue
             state = StreamState.ACTIVE if event.event is EventType.PUSH else StreamState.INACTIVE
@@ -129,5 +134,34 @@ class CallbackSink:
             )
             if outcome is Outcome.APPLIED:
                 self._count(t.account, event, now)
+            if outcome is not Outcome.UNKNOWN_STREAM:
+                self._remember(key, event, at)
             result = "accepted" if outcome is Outcome.APPLIED else outcome.value
         return result
+
+    def _remember(self, key: StreamKey, event: CallbackEvent, at: float) -> None:
+        """A push or interrupt the receiver took (applied, or already known): for the callback
+        audit, and an interrupt's reason (retries and the event list's report of the same
+        interrupt are counted once by the history)."""
+        self._history.accepted(key, event.event.value, event.sequence, event.event_time)
+        if event.event is EventType.INTERRUPT:
+            ms = event.push_duration_ms
+            interrupt = Interrupt(
+                time=at,
+                reason=from_errcode(event.errcode),
+                code=event.errcode,
+                message=event.errmsg,
+                source=CALLBACK,
+                duration=None if ms is None else ms / 1000.0,
+            )
+            self._history.interrupted(key, interrupt)
+
+    def _push_errors(self, key: StreamKey, event: CallbackEvent) -> None:
+        """Count a push-error report's abnormal events once (CSS retries undelivered ones)."""
+        if not self._history.accepted(key, event.event.value, event.sequence, event.event_time):
+            return
+        counts: dict[str, int] = {}
+        for kind, count in event.abnormal:
+            name = push_error_type(kind)
+            counts[name] = counts.get(name, 0) + count
+        self._history.push_errors(key, counts)

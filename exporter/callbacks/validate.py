@@ -293,6 +293,9 @@ def _read(obj: dict[str, Any]) -> tuple[CallbackEvent, int, str]:
     push_duration = fields.optional(obj, "push_duration", fields.uint)
     user_ip = fields.optional(obj, "user_ip", fields.free_text) or ""
     node = fields.optional(obj, "node", fields.free_text) or ""
+    abnormal: tuple[tuple[int, int], ...] = ()
+    if event is EventType.PUSH_ERROR and obj.get("abnormal_event") is not None:
+        abnormal = fields.abnormal_events(obj["abnormal_event"])
     return (
         CallbackEvent(
             event=event,
@@ -307,6 +310,7 @@ def _read(obj: dict[str, Any]) -> tuple[CallbackEvent, int, str]:
             push_duration_ms=push_duration if event is EventType.INTERRUPT else None,
             user_ip=user_ip,
             node=node,
+            abnormal=abnormal,
         ),
         t,
         given_sign,

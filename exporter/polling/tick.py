@@ -83,7 +83,10 @@ class Ticker:
                     ctx, t, view.forbid_phases, t.forbid_interval, prev, now, only_offline=True
                 )
         self._dispatch_rounds(ctx, runtime, now)
-        ctx.store.tick(ctx.wall())
+        wall = ctx.wall()
+        ctx.store.tick(wall)
+        # Schedules change with time: re-render the streams whose window opened or closed.
+        ctx.exposition.schedule_tick(wall)
 
     def _due_states(
         self,
