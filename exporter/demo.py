@@ -2,7 +2,8 @@
 
 The demo shows every way of polling at once: one domain by online-list rounds (with push
 quality), one app by discovery, one by per-stream state polls, and CSS callbacks from the
-simulator for real-time changes. Intervals are the shortest allowed so that changes show fast.
+simulator for real-time changes; and what viewers see, from three play domains. Intervals are
+the shortest allowed so that changes show fast.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from exporter.config import Config
 from exporter.cssapi import PUSH_INFO_LIST
 from exporter.simulator import Simulator, World, load_scenario
+from exporter.simulator.playback import attach
 
 DEMO_SCENARIO = Path(__file__).parent / "simulator" / "scenarios" / "demo.yaml"
 # Throwaway credentials known only to the in-process simulator.
@@ -26,6 +28,11 @@ _NOWHERE = "http://127.0.0.1:9/callbacks/live"
 STARTUP_THROTTLE_SECONDS = 5.0
 
 DISCOVERY_TARGET = ("push.demo-b.example.com", "game")
+PLAY_DOMAINS = (
+    ("play.demo-a.example.com", "push.demo-a.example.com"),
+    ("play.demo-b.example.com", "push.demo-b.example.com"),
+    ("hd.demo-b.example.com", "push.demo-b.example.com"),
+)
 STATE_TARGET = ("push.demo-b.example.com", "live")
 
 
@@ -66,6 +73,12 @@ def demo_config(sim_url: str, streams: list[tuple[str, str, str]]) -> Config:
                     "timeout": "2s",
                     "credentials": {"secret_id": DEMO_SECRET_ID, "secret_key": DEMO_SECRET_KEY},
                     "callback_keys": [DEMO_CALLBACK_KEY],
+                    # The demo scenario's play domains (simulator/scenarios/demo.yaml).
+                    "play_domains": [
+                        {"name": play, "push_domains": [push]} for play, push in PLAY_DOMAINS
+                    ],
+                    # Error codes every minute, so that their counters move within a minute.
+                    "playback": {"error_interval": "1m", "error_window": "5m"},
                 }
             ],
             "targets": targets,
@@ -76,6 +89,7 @@ def demo_config(sim_url: str, streams: list[tuple[str, str, str]]) -> Config:
 def start_demo() -> tuple[Simulator, Config]:
     scenario = load_scenario(DEMO_SCENARIO)
     world = World.from_scenario(scenario)
+    attach(world)  # viewers follow the streams' states from the start
     sim = Simulator(
         world,
         credentials={DEMO_SECRET_ID: DEMO_SECRET_KEY},

@@ -212,7 +212,7 @@ def test_a_throttled_viewer_call_leaves_the_values_aged_not_zeroed(run: Run) -> 
     assert data_minute(after) > minute
     scripted = run.model.scripted("main", data_minute(after))
     assert value(after, "tencent_live_stream_viewers", stream="main") == scripted
-    missed = value(after, "tencent_live_playback_missed_minutes_total", account="e2e")
+    missed = value(after, "tencent_live_playback_missed_data_seconds_total", account="e2e")
     assert missed is not None and missed >= 1
 
 

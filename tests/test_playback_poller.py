@@ -249,13 +249,13 @@ def test_one_call_per_new_minute_and_minutes_missed_are_counted() -> None:
     r.advance(600)
     calls = [p["QueryTime"] for a, p in api.asked if a == cssapi.ALL_STREAM_PLAY]
     assert len(calls) == len(set(calls)) == 11  # the first, then one a minute, never twice
-    assert value(metrics(r), "tencent_live_playback_missed_minutes_total") == 0
+    assert value(metrics(r), "tencent_live_playback_missed_data_seconds_total") == 0
     # Six minutes without an answer: the next call asks for the newest minute.
     api.errors[cssapi.ALL_STREAM_PLAY] = [ApiError("InternalError", ErrorClass.SERVER, "x")] * 12
     r.advance(360)
     api.errors.clear()
     r.advance(60)
-    assert value(metrics(r), "tencent_live_playback_missed_minutes_total") >= 5
+    assert value(metrics(r), "tencent_live_playback_missed_data_seconds_total") >= 5 * 60
 
 
 def test_a_throttled_viewer_call_leaves_the_values_aged_not_zeroed() -> None:

@@ -60,9 +60,9 @@ class PlaybackCollector(Collector):
             _A,
         )
         missed = CounterMetricFamily(
-            "tencent_live_playback_missed_minutes",
-            "Minutes of viewer data never applied (calls failed or came late, so a later minute "
-            "was asked for).",
+            "tencent_live_playback_missed_data_seconds",
+            "Viewer data never applied, in seconds (60 per minute missed: calls failed or came "
+            "late, so a later minute was asked for).",
             labels=_A,
         )
         rounds = CounterMetricFamily(
@@ -85,7 +85,7 @@ class PlaybackCollector(Collector):
         for name, _, view in books:
             if view.viewer_minute is not None:
                 minute.add_metric([name], view.viewer_minute)
-            missed.add_metric([name], float(view.missed_minutes))
+            missed.add_metric([name], 60.0 * view.missed_minutes)
             for kind in KINDS:
                 for result in ("ok", "error", "held", "unavailable"):
                     count = view.rounds.get((kind, result))
