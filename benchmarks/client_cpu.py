@@ -167,10 +167,16 @@ def main() -> int:
             sdk = sdk_client(host)
 
             def our_state(i: int) -> object:
-                return check(ours.stream_state(StreamKey("bench", DOMAIN, "live", names[i % 3000])))
+                return check(
+                    ours.stream_state(StreamKey("bench", DOMAIN, "live", names[i % len(names)]))
+                )
 
             def sdk_state(i: int) -> object:
-                params = {"DomainName": DOMAIN, "AppName": "live", "StreamName": names[i % 3000]}
+                params = {
+                    "DomainName": DOMAIN,
+                    "AppName": "live",
+                    "StreamName": names[i % len(names)],
+                }
                 return sdk.call_json(cssapi.STATE, params)
 
             def our_push(i: int) -> object:

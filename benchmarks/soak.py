@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=defaults.warmup, help="seconds")
     parser.add_argument("--clients", type=int, default=defaults.clients)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    # For a short run (tests/test_benchmarks.py): the two fault windows and the reload cadence.
+    parser.add_argument("--window", type=float, default=defaults.window, help="seconds each")
+    parser.add_argument("--reload-every", type=float, default=defaults.reload_every)
     args = parser.parse_args(argv)
     settings = SoakSettings(
         streams=args.streams,
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         clients=args.clients,
         seed=args.seed,
+        window=args.window,
+        reload_every=args.reload_every,
     )
     start = time.monotonic()
 

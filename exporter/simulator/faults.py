@@ -257,7 +257,8 @@ class Faults:
                 rate: float = getattr(config, name)
                 if rate > 0 and (rate >= 1 or rng.random() < rate):
                     if name == "http_5xx":
-                        status = rng.choice((502, 503))
+                        # A failing gateway; 503, a gateway shedding load, is http_503.
+                        status = rng.choice((502, 504))
                     else:
                         status = STATUS_FAULTS.get(name, 200)
                     return Decision(
