@@ -29,6 +29,7 @@ from exporter.metrics import ExporterMetrics
 from exporter.model import ApiError
 from exporter.polling.collector import PollingCollector
 from exporter.polling.engine import Poller
+from exporter.polling.history_collector import HistoryCollector
 from exporter.polling.playback_collector import PlaybackCollector
 from exporter.reload import Coalescer, fingerprint
 from exporter.render import Renderer
@@ -87,6 +88,7 @@ class App:
         self.supervisor.watch(TICK, self.poller.ticking)
         self.supervisor.watch(LANES, self.poller.lanes_alive)
         self.metrics.registry.register(PollingCollector(self.poller, self.membership))
+        self.metrics.registry.register(HistoryCollector(self.exposition.history))
         self.metrics.registry.register(PlaybackCollector(self.poller))
         self.metrics.registry.register(self.supervisor)
         self.metrics.ready.set_function(lambda: 1 if self.ready() else 0)

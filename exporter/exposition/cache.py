@@ -72,7 +72,7 @@ class Exposition:
         bucket needs rendering (the renderer waits on it). ``wall`` is the clock schedules are
         evaluated at; ``history`` the per-stream history rendered (its changes mark here)."""
         self._wall = wall
-        self.history = history if history is not None else History()
+        self.history = history if history is not None else History(started=wall())
         self.history.bind(self.mark)
         self._edges = ScheduleEdges()
         self._registry = registry

@@ -3,6 +3,14 @@ push errors by type, the last interrupt, the callbacks accepted), the bounded re
 (``reasons``, pure) and how far each account's event list was read (``cursor``, with the state
 file that carries it across restarts)."""
 
+from exporter.history.audit import (
+    AUDIT_RESULTS,
+    DELIVERED,
+    NOT_RECEIVED,
+    REFUSED,
+    AuditCounts,
+    AuditView,
+)
 from exporter.history.cursor import EventCursors
 from exporter.history.reasons import (
     AUTH_OR_BAN,
@@ -25,14 +33,20 @@ from exporter.history.store import (
 )
 
 __all__ = [
+    "AUDIT_RESULTS",
     "AUTH_OR_BAN",
     "CALLBACK",
     "CLEAN_STOP",
+    "DELIVERED",
     "EVENT_LIST",
     "NETWORK",
+    "NOT_RECEIVED",
     "OTHER",
     "PUSH_ERROR_TYPES",
     "REASONS",
+    "REFUSED",
+    "AuditCounts",
+    "AuditView",
     "EventCursors",
     "History",
     "Interrupt",

@@ -6,7 +6,8 @@ process cannot tell what the old one counted, so it starts at its own start time
 before is counted twice, and nothing from the gap is counted at all (documented in
 docs/configuration.md, ``state_file``).
 
-The file is JSON, ``{"version": 1, "event_list": {"<account>": <unix seconds>}}``, written to a
+The file is JSON, ``{"version": 1, "event_list": {"<account>/<domain>/<app>": <unix seconds>}}``
+(how far the event list of each push domain and app was read), written to a
 temporary file beside it and renamed over it (never half written). A missing file is a first
 start; an unreadable or malformed one is logged once and treated as missing. Reads and writes
 happen in the event-list job's thread (the only user), never under a lock another owner takes.
@@ -33,32 +34,40 @@ class EventCursors:
     def __init__(self, started: float) -> None:
         self.started = started
         self._lock = threading.Lock()
-        self._until: dict[str, float] = {}  # account -> read up to (this process)
+        self._until: dict[str, float] = {}  # key -> read up to (this process)
+        self._partial: set[str] = set()  # keys whose last read was cut short
         self._loaded: dict[str, dict[str, float]] = {}  # path -> what the file said
         self._warned: set[str] = set()
 
-    def since(self, account: str, path: str | None, backfill: float, now: float) -> float:
-        """Where the account's next event-list round starts: where the last one ended, else
-        where the last process stopped (within ``backfill`` of ``now``), else this start."""
+    def since(self, key: str, path: str | None, backfill: float, now: float) -> tuple[float, bool]:
+        """Where ``key``'s next read starts, and whether a read of this process ended there
+        complete (a reader may then overlap the next read with it): where its last read ended,
+        else where the last process stopped (within ``backfill`` of ``now``, from the file at
+        ``path``), else this process's start."""
         with self._lock:
-            until = self._until.get(account)
+            until = self._until.get(key)
             if until is not None:
-                return until
-            saved = self._load(path).get(account) if path is not None else None
+                return until, key not in self._partial
+            saved = self._load(path).get(key) if path is not None else None
         if saved is None or saved > now:
-            return self.started
-        return max(saved, now - backfill)
+            return self.started, False
+        return max(saved, now - backfill), False
 
-    def advance(self, account: str, path: str | None, until: float) -> None:
-        """The account's event list is read up to ``until``; kept in the file at ``path``."""
+    def advance(self, key: str, path: str | None, until: float, complete: bool = True) -> None:
+        """``key`` is read up to ``until`` (``complete``: everything up to there, not a read cut
+        short at its page budget); kept in the file at ``path`` (None: in memory)."""
         with self._lock:
-            if until <= self._until.get(account, float("-inf")):
+            if until <= self._until.get(key, float("-inf")):
                 return
-            self._until[account] = until
+            self._until[key] = until
+            if complete:
+                self._partial.discard(key)
+            else:
+                self._partial.add(key)
             if path is None:
                 return
             data = dict(self._load(path))
-            data[account] = until
+            data[key] = until
             self._loaded[path] = data
         self._write(path, data)
 

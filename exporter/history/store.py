@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from exporter.history.audit import AuditCounts
 from exporter.history.cursor import EventCursors
 from exporter.model import StreamKey
 
@@ -77,8 +78,10 @@ class History:
         self._lock = threading.Lock()
         self._streams: dict[StreamKey, StreamHistory] = {}
         self._mark = mark or (lambda keys: None)
-        # Where each account's event list is read from next (kept in the state file).
+        # Where each push domain's event list is read from next (kept in the state file), and
+        # the callback audit's results: owners of their own, carried here for the jobs.
         self.cursors = EventCursors(time.time() if started is None else started)
+        self.audit = AuditCounts()
 
     def bind(self, mark: Callable[[list[StreamKey]], None]) -> None:
         """Where changes are reported (the exposition marks the streams' buckets)."""

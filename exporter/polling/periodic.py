@@ -13,8 +13,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.client.playback import Caller
+from exporter.polling.audit_round import AuditRound
 from exporter.polling.context import Context
 from exporter.polling.dispatch import AccountLanes
+from exporter.polling.event_round import EventRound
 from exporter.polling.forbid_round import ForbidRound
 from exporter.polling.lanes import Job
 from exporter.polling.playback_book import book_of
@@ -65,7 +68,22 @@ PLAYBACK: tuple[Periodic, ...] = (
     _playback("packages", lambda p: p.packages_interval, PackageRound, PackageRound.action),
 )
 
-PERIODIC: tuple[Periodic, ...] = (FORBID, *PLAYBACK)
+# Why streams stopped (the event list) and whether callbacks arrive (the callback audit):
+# account-wide rounds at the account's event_history / callback_audit intervals.
+EVENTS = Periodic(
+    "events",
+    interval=lambda spec: spec.history.events_interval if spec.history else None,
+    make=EventRound,
+    usable=lambda acc: isinstance(acc.client, Caller),
+)
+CALLBACK_AUDIT = Periodic(
+    "callback_audit",
+    interval=lambda spec: spec.history.audit_interval if spec.history else None,
+    make=AuditRound,
+    usable=lambda acc: isinstance(acc.client, Caller),
+)
+
+PERIODIC: tuple[Periodic, ...] = (FORBID, *PLAYBACK, EVENTS, CALLBACK_AUDIT)
 
 
 class PeriodicSchedule:
