@@ -98,6 +98,16 @@ MAY_BE_EMPTY = {
     ),
     "rule ExporterPollingBehind": "the demo's few streams never keep polling late",
     "rule ExporterDown": "the exporter is up (the alert is for when it is not)",
+    "rule ViewersCollapsed": (
+        "needs two minutes of viewer data (one DescribeAllStreamPlayInfoList a minute; the demo's "
+        "chess-club and cooking collapse in turn from the second minute on), and the expressions "
+        "are evaluated within the first minute"
+    ),
+    "rule PlayDomain5xxHigh": (
+        "needs the 5xx counter to grow between two error-code reads (the demo reads them every "
+        "minute and play.demo-b.example.com answers 8% 5xx), and the expressions are evaluated "
+        "within the first minute"
+    ),
 }
 
 
