@@ -54,6 +54,8 @@ class FakePlayApi(FakeApi):
         parse: Callable[[dict[str, Any]], Any] | None = None,
         empty: Any = None,
     ) -> Any:
+        if action not in cssapi.PLAYBACK_ACTIONS:  # other rounds' calls: not this test's
+            return ApiError("InternalError", ErrorClass.SERVER, "not scripted here")
         self.asked.append((action, params))
         err = self._error(action)
         if err is not None:
@@ -419,3 +421,24 @@ def test_calls_per_hour_for_10000_streams_on_3_play_domains() -> None:
     assert made[cssapi.PLAY_ERROR_CODES] == 3 * 12
     assert made[cssapi.CERT_BINDINGS] == 3 and made[cssapi.PACKAGE_INFO] == 3
     assert total == 162 < 200, made
+
+
+def test_a_reload_without_play_domains_drops_the_viewer_values_and_series() -> None:
+    r, api = rig(["s1"])
+    api.viewers = lambda minute: {(PLAY_A, "s1"): 7}
+    start(r)
+    assert viewers_of(r, "s1") == (7, 7 * 2.0 * 125_000, 7 * 3 / 60)
+    # PLAY_B stays (for the other push domain only): s1 is served by no play domain any more.
+    r.apply(play_config(["s1"], [{"name": PLAY_B, "push_domains": [OTHER_PUSH]}]))
+    r.advance(60)
+    assert viewers_of(r, "s1") is None
+    m = metrics(r)
+    assert value(m, "tencent_live_playback_untracked_viewers", play_domain=PLAY_A) is None
+    assert value(m, "tencent_live_playback_untracked_viewers", play_domain=PLAY_B) == 0
+    # No play domain at all: the next viewer round (without a call) drops every value.
+    r.apply(config([{"domain": DOMAIN, "mode": "state", "interval": "10s", "streams": ["s1"]}]))
+    asked = len(api.asked)
+    r.advance(600)
+    assert len(api.asked) == asked
+    assert r.exposition.playback_keys() == []
+    assert metrics(r) == {}

@@ -22,7 +22,7 @@ from exporter.polling.forbid_round import ForbidRound
 from exporter.polling.lanes import Job
 from exporter.polling.playback_book import book_of
 from exporter.polling.playback_rounds import CertRound, DomainRound, ErrorCodeRound, PackageRound
-from exporter.polling.playback_viewers import ViewerRound
+from exporter.polling.playback_viewers import CLEANUP_INTERVAL, ViewerRound
 from exporter.runtime.plan import AccountSpec, TargetSpec
 from exporter.runtime.playback import PlaybackSpec
 from exporter.runtime.snapshot import Runtime
@@ -60,8 +60,19 @@ def _playback(
     )
 
 
+# The viewer round also runs, without a call, for accounts whose viewers are off: it drops the
+# per-stream values a reload left behind (playback_viewers.CLEANUP_INTERVAL).
+VIEWERS = Periodic(
+    "viewers",
+    interval=lambda spec: (
+        (spec.playback.viewers_interval if spec.playback else None) or CLEANUP_INTERVAL
+    ),
+    make=ViewerRound,
+    usable=lambda acc: book_of(acc.guard).available(ViewerRound.action, acc.spec.connection),
+)
+
 PLAYBACK: tuple[Periodic, ...] = (
-    _playback("viewers", lambda p: p.viewers_interval, ViewerRound, ViewerRound.action),
+    VIEWERS,
     _playback("play_domains", lambda p: p.domains_interval, DomainRound, DomainRound.action),
     _playback("play_errors", lambda p: p.errors_interval, ErrorCodeRound, ErrorCodeRound.action),
     _playback("certificates", lambda p: p.certs_interval, CertRound, CertRound.action),

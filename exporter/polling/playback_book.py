@@ -160,6 +160,13 @@ class PlaybackBook:
             self._rounds[(VIEWERS, "ok")] += 1
             self._last_success[VIEWERS] = wall
 
+    def viewers_off(self) -> None:
+        """The account's viewers were turned off: forget the minute and the sums."""
+        with self._lock:
+            self._viewer_minute = None
+            self._viewers_seen = self._last_empty = False
+            self._untracked = {}
+
     # -- per play domain -----------------------------------------------------------------------
 
     def domains_applied(self, minute: DomainMinute, wall: float) -> None:

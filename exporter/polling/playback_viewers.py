@@ -23,13 +23,17 @@ from exporter.client import playback as calls
 from exporter.client.playback import Play
 from exporter.exposition import NO_PLAYBACK, pack_playback
 from exporter.model import ApiError, StreamKey
+from exporter.polling.guard import AccountGuard
 from exporter.polling.lanes import Job
-from exporter.polling.playback_book import VIEWERS, Untracked
+from exporter.polling.playback_book import VIEWERS, Untracked, book_of
 from exporter.polling.playback_call import OK, RETRY, PlaybackRound
 from exporter.runtime.plan import TargetSpec
 from exporter.runtime.playback import PlaybackSpec
 
 MINUTE = 60.0
+# Accounts whose viewers are off (no play domains, or playback.viewers false) still get a round
+# this often: it drops values a reload left behind, and makes no call.
+CLEANUP_INTERVAL = 300.0
 
 
 def asked_minute(wall: float, data_lag: float) -> float:
@@ -42,6 +46,11 @@ class ViewerRound(PlaybackRound):
     kind = VIEWERS
 
     def run(self) -> Job | None:
+        acc = self.ctx.account(self.account)
+        playback = acc.spec.playback if acc is not None else None
+        if acc is not None and (playback is None or playback.viewers_interval is None):
+            self._clear(acc.guard)
+            return None
         begun = self._begin()
         if begun is None:
             return None
@@ -61,6 +70,7 @@ class ViewerRound(PlaybackRound):
                 book.counted(VIEWERS, "error")
             return None  # every value stays, aged: the data minute says how old
         if not answer.plays and book.hold_empty():
+            self._apply(spec, answer.plays, held=True)  # only drops what is no longer served
             book.counted(VIEWERS, "held")
             return None
         untracked = self._apply(spec, answer.plays)
@@ -68,6 +78,13 @@ class ViewerRound(PlaybackRound):
             minute, untracked if spec.untracked else None, bool(answer.plays), ctx.wall()
         )
         return None
+
+    def _clear(self, guard: AccountGuard) -> None:
+        """Viewers are off for the account: no values of it stay (a reload turned them off)."""
+        gone = {k: None for k in self.ctx.exposition.playback_keys() if k.account == self.account}
+        if gone:
+            self.ctx.exposition.set_playback(gone)
+        book_of(guard).viewers_off()
 
     def _served_targets(self, spec: PlaybackSpec) -> dict[str, list[TargetSpec]]:
         served = spec.push_domains
@@ -78,7 +95,7 @@ class ViewerRound(PlaybackRound):
         return by_domain
 
     def _apply(
-        self, spec: PlaybackSpec, plays: Mapping[tuple[str, str], Play]
+        self, spec: PlaybackSpec, plays: Mapping[tuple[str, str], Play], held: bool = False
     ) -> dict[str, Untracked]:
         ctx = self.ctx
         by_domain = self._served_targets(spec)
@@ -115,8 +132,10 @@ class ViewerRound(PlaybackRound):
         updates: dict[StreamKey, bytes | None] = dict.fromkeys(served_keys, NO_PLAYBACK)
         for key, v in sums.items():
             updates[key] = pack_playback(v[0], v[1], v[2] / MINUTE)
-        for key in ctx.exposition.playback_keys():
-            if key.account == self.account and key not in updates:
-                updates[key] = None  # no play domain serves it any more
-        ctx.exposition.set_playback(updates)
+        gone = {
+            key: None
+            for key in ctx.exposition.playback_keys()
+            if key.account == self.account and key not in updates
+        }  # no play domain serves them any more
+        ctx.exposition.set_playback(gone if held else {**updates, **gone})
         return {name: Untracked(int(b[0]), b[1], b[2], b[3]) for name, b in untracked.items()}
