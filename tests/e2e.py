@@ -69,8 +69,10 @@ class ExporterProcess:
         config_path: Path | None,
         extra_args: list[str] | None = None,
         interpreter_args: list[str] | None = None,
+        lifecycle: bool = True,
     ) -> None:
-        """Without ``config_path``, the exporter runs with ``--demo``."""
+        """Without ``config_path``, the exporter runs with ``--demo``. ``lifecycle``: with
+        ``--web.enable-lifecycle`` (the tests POST /-/reload)."""
         self.log_lines: list[str] = []
         self._listening = threading.Event()
         self.url = ""
@@ -84,6 +86,7 @@ class ExporterProcess:
             "127.0.0.1:0",
             "--log.level",
             "debug",
+            *(["--web.enable-lifecycle"] if lifecycle else []),
             *(extra_args or []),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("TENCENTCLOUD_")}
