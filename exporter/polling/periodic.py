@@ -20,7 +20,7 @@ from exporter.polling.dispatch import AccountLanes
 from exporter.polling.event_round import EventRound
 from exporter.polling.forbid_round import ForbidRound
 from exporter.polling.lanes import Job
-from exporter.polling.playback_book import book_of
+from exporter.polling.playback_book import book_of, existing_book
 from exporter.polling.playback_rounds import CertRound, DomainRound, ErrorCodeRound, PackageRound
 from exporter.polling.playback_viewers import CLEANUP_INTERVAL, ViewerRound
 from exporter.runtime.plan import AccountSpec, TargetSpec
@@ -60,15 +60,23 @@ def _playback(
     )
 
 
-# The viewer round also runs, without a call, for accounts whose viewers are off: it drops the
-# per-stream values a reload left behind (playback_viewers.CLEANUP_INTERVAL).
+def _viewers_usable(acc: AccountLanes) -> bool:
+    """The account's viewer call may go out; or, with its viewers off, it still had viewer data
+    a reload left behind (the round then drops it, without a call)."""
+    spec = acc.spec.playback
+    if spec is None or spec.viewers_interval is None:
+        book = existing_book(acc.guard)
+        return book is not None and book.viewer_minute() is not None
+    return book_of(acc.guard).available(ViewerRound.action, acc.spec.connection)
+
+
 VIEWERS = Periodic(
     "viewers",
     interval=lambda spec: (
         (spec.playback.viewers_interval if spec.playback else None) or CLEANUP_INTERVAL
     ),
     make=ViewerRound,
-    usable=lambda acc: book_of(acc.guard).available(ViewerRound.action, acc.spec.connection),
+    usable=_viewers_usable,
 )
 
 PLAYBACK: tuple[Periodic, ...] = (

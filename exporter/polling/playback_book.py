@@ -246,3 +246,9 @@ def book_of(guard: AccountGuard) -> PlaybackBook:
         if book is None:
             book = _books[guard] = PlaybackBook(guard.name)
         return book
+
+
+def existing_book(guard: AccountGuard) -> PlaybackBook | None:
+    """The account's playback book if it has one (no book is made)."""
+    with _books_lock:
+        return _books.get(guard)
