@@ -5,7 +5,7 @@ accepted (their history's ledger).
 The API is asked per stream name (StreamName is required), so a round audits at most
 ``audit_streams`` streams: those whose state changed in the window without a callback saying so
 first (a callback may have been lost), then those a callback changed, then expected-live ones.
-The window runs from where the last round ended to two minutes ago (CSS records a delivery once
+The window runs from where the last round ended to two minutes (at most an interval) ago (CSS records a delivery once
 it is over, retries included), at most a day (the API's span), never before this process
 started (what an earlier process accepted is not known here).
 
@@ -34,7 +34,9 @@ from exporter.polling.lanes import Job
 from exporter.polling.pager import MORE, Pager
 from exporter.runtime.plan import TargetSpec
 
-SETTLE = 120.0  # CSS records a delivery once it is over
+# CSS records a delivery once it is over: the window ends this long ago (or one audit interval
+# ago, if that is shorter: a frequent audit looks at fresher records).
+SETTLE = 120.0
 PAGES_PER_STREAM = 3  # 300 callbacks of one stream in one window is a flapping stream already
 SAME_EVENT = 5.0  # seconds: a record without a sequence matches an accepted event this close
 _EVENTS = (0, 1)  # interrupt and push: the callbacks this receiver takes
@@ -65,7 +67,9 @@ class AuditRound:
         client = acc.client
         if not isinstance(client, Caller):
             return None
-        if self._streams is None and not self._plan(acc.spec.history.audit_streams):
+        spec = acc.spec.history
+        settle = min(SETTLE, spec.audit_interval or SETTLE)
+        if self._streams is None and not self._plan(spec.audit_streams, settle):
             return None
         assert self._streams is not None
         if self._pager is None:
@@ -93,10 +97,10 @@ class AuditRound:
     def _key(self) -> str:
         return f"audit:{self.account}"
 
-    def _plan(self, limit: int) -> bool:
+    def _plan(self, limit: int, settle: float) -> bool:
         now = self.ctx.wall()
         since, _ = self.ctx.exposition.history.cursors.since(self._key(), None, 0.0, now)
-        end = now - SETTLE
+        end = now - settle
         start = max(since, end - cssapi.CALLBACK_RECORDS_MAX_SPAN)
         if end <= start:
             return False

@@ -30,7 +30,7 @@ from exporter.polling.pager import MORE, Pager
 from exporter.runtime.history import HistorySpec
 from exporter.runtime.plan import TargetSpec
 
-LAG = 60.0  # the last minute may still be filling
+LAG = 60.0  # the last minute may still be filling (less with a shorter interval: tests, demos)
 OVERLAP = 300.0  # each round rereads the end of the last one
 
 Place = tuple[str, str]
@@ -112,11 +112,11 @@ class EventRound:
         place = self._places[0]
         now = self.ctx.wall()
         cursors = self.ctx.exposition.history.cursors
-        since, ours = cursors.since(
+        since, overlap = cursors.since(
             place_key(self.account, place), spec.state_file, spec.backfill, now
         )
-        start = since - OVERLAP if ours else since
-        end = now - LAG
+        start = since - OVERLAP if overlap else since
+        end = now - min(LAG, spec.events_interval or LAG)
         start = max(start, end - cssapi.EVENT_LIST_MAX_SPAN)
         if end <= start:
             self._places.pop(0)

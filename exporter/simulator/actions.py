@@ -10,6 +10,7 @@ from typing import Any
 
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
+from exporter.simulator.history import HISTORY_HANDLERS
 from exporter.simulator.playback_actions import PLAYBACK_HANDLERS
 from exporter.simulator.policy import Policy
 from exporter.simulator.world import OnlineStream, World
@@ -207,4 +208,5 @@ HANDLERS: dict[str, Handler] = {
     PUSH_INFO_LIST: describe_push_info_list,
     FORBID_LIST: describe_forbid_list,
     **PLAYBACK_HANDLERS,  # viewers, playback, error codes, certificates, packages
+    **HISTORY_HANDLERS,  # the event list, the callback records (simulator/history.py)
 }

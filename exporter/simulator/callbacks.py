@@ -1,8 +1,10 @@
-"""CSS push (event_type 1) and interrupt (event_type 0) callbacks for state changes.
+"""CSS push (event_type 1), interrupt (event_type 0) and push-error (event_type 321) callbacks.
 
 Deliveries happen on one background thread fed by a bounded queue: producing a callback never
 blocks an API request or the world lock, a full queue drops (and counts) the event, and a slow
-or failing receiver only delays later callbacks.
+or failing receiver only delays later callbacks. Every callback sent (or dropped on purpose:
+``SimHistory.drop``) is recorded for DescribeCallbackRecordsList, with what the receiver
+answered: ResultCode 0 for a 200, the HTTP status otherwise, 1 when nothing answered.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.simulator.counters import Counters
+from exporter.simulator.history import CallbackRecord, SimHistory, errmsg
 from exporter.simulator.model import ACTIVE
 from exporter.simulator.world import StateChange
 
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EVENT_PUSH = 1
 EVENT_INTERRUPT = 0
+EVENT_PUSH_ERROR = 321
 SIGN_VALIDITY = 600  # CSS callbacks are valid for 10 minutes by default
 
 
@@ -75,12 +79,53 @@ def build_callbacks(
         duration_ms = max(0, round((change.at - since) * 1000))
         body.update(
             event_type=EVENT_INTERRUPT,
-            errcode=1,
-            errmsg="recv rtmp deleteStream",
+            errcode=change.errcode,
+            errmsg=errmsg(change.errcode),
             push_duration=str(duration_ms),
         )
     body["sequence"] = session_sequence(change.domain, change.app, change.stream, since)
     return [body]
+
+
+def build_push_error(
+    domain: str,
+    app: str,
+    stream: str,
+    abnormal: list[tuple[int, int]],
+    *,
+    key: str,
+    appid: int,
+    wall_now: float,
+    sequence: str = "0",
+) -> dict[str, Any]:
+    """A push-error callback (event_type 321) in CSS's "general_callback" shape
+    (tencentcloud.com/document/product/267/53310): ``abnormal`` is (type, count) per entry."""
+    t = int(wall_now) + SIGN_VALIDITY
+    return {
+        "t": t,
+        "sign": callback_sign(key, t),
+        "abnormal_event": [
+            {
+                "count": count,
+                "detail": [{"desc": f"abnormal event {kind}", "occur_time": int(wall_now * 1000)}],
+                "type": kind,
+                "type_desc_cn": "",
+                "type_desc_en": f"abnormal event type {kind}",
+            }
+            for kind, count in abnormal
+        ],
+        "appid": appid,
+        "data_time": int(wall_now * 1000),
+        "domain": domain,
+        "event_type": EVENT_PUSH_ERROR,
+        "interface": "general_callback",
+        "path": app,
+        "report_interval": 5000,
+        "sequence": sequence,
+        "stream_id": stream,
+        "stream_param": "",
+        "timeout": 5000,
+    }
 
 
 class CallbackSender:
@@ -96,7 +141,9 @@ class CallbackSender:
         wall_clock: Callable[[], float] = time.time,
         timeout: float = 2.0,
         queue_size: int = 10000,
+        history: SimHistory | None = None,
     ) -> None:
+        self._history = history
         self.url = url
         self._key = key
         self._appid = appid
@@ -113,10 +160,29 @@ class CallbackSender:
         now = self._wall_clock()
         for change in changes:
             for body in build_callbacks(change, key=self._key, appid=self._appid, wall_now=now):
-                try:
-                    self._queue.put_nowait(body)
-                except queue.Full:
-                    self._counters.count_callback("dropped")
+                self._enqueue(body)
+
+    def push_error(
+        self, domain: str, app: str, stream: str, abnormal: list[tuple[int, int]]
+    ) -> None:
+        """Report push errors of a stream (a push-error callback, event_type 321)."""
+        body = build_push_error(
+            domain,
+            app,
+            stream,
+            abnormal,
+            key=self._key,
+            appid=self._appid,
+            wall_now=self._wall_clock(),
+            sequence=str(int(self._wall_clock() * 1000)),
+        )
+        self._enqueue(body)
+
+    def _enqueue(self, body: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(body)
+        except queue.Full:
+            self._counters.count_callback("dropped")
 
     def start(self) -> None:
         if self._thread is None:
@@ -139,16 +205,44 @@ class CallbackSender:
             self._counters.count_callback(self._deliver(body))
 
     def _deliver(self, body: dict[str, Any]) -> str:
+        data = json.dumps(body)
+        dropped = self._history.take_drop() if self._history is not None else None
+        if dropped is not None:
+            self._record(body, data, "", dropped)
+            return "dropped_on_purpose"
         request = urllib.request.Request(
             self.url,
-            data=json.dumps(body).encode(),
+            data=data.encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                response.read()
-                return "sent" if response.status == 200 else "failed"
+                answer = response.read()
+                code = 0 if response.status == 200 else response.status
+                self._record(body, data, answer.decode("utf-8", "replace"), code)
+                return "sent" if code == 0 else "failed"
+        except urllib.error.HTTPError as exc:
+            self._record(body, data, exc.read().decode("utf-8", "replace"), exc.code)
+            return "failed"
         except (urllib.error.URLError, OSError, ValueError) as exc:
             log.debug("callback to %s failed: %s", self.url, exc)
+            self._record(body, data, "", 1)
             return "failed"
+
+    def _record(self, body: dict[str, Any], data: str, answer: str, code: int) -> None:
+        if self._history is None:
+            return
+        kind = int(body["event_type"])
+        at = body["data_time"] / 1000 if kind == EVENT_PUSH_ERROR else float(body["event_time"])
+        self._history.sent(
+            CallbackRecord(
+                stream=str(body["stream_id"]),
+                event_type=kind,
+                event_time=at,
+                request=data,
+                response=answer[:1000],
+                response_time=self._wall_clock(),
+                result_code=code,
+            )
+        )

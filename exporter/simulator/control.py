@@ -55,6 +55,7 @@ class ControlApi:
         self.faults = faults
         self.limiter = limiter
         self.counters = counters
+        self.callbacks: Any = None  # the CallbackSender, when callbacks are configured
         self._routes: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
             ("GET", "streams"): self._list_streams,
             ("POST", "streams"): self._put_stream,
@@ -69,6 +70,9 @@ class ControlApi:
             ("POST", "limits"): self._set_limit,
             ("GET", "counters"): self._counters,
             ("POST", "counters/reset"): self._reset_counters,
+            ("POST", "callbacks/drop"): self._drop_callbacks,
+            ("POST", "push_error"): self._push_error,
+            ("GET", "history"): self._history,
         }
 
     def handle(self, method: str, path: str, body: bytes) -> Result:
@@ -113,8 +117,11 @@ class ControlApi:
         state = body.get("state")
         if state not in STREAM_STATES:
             raise BadRequest(f"'state' must be one of {', '.join(STREAM_STATES)}")
+        errcode = body.get("errcode", 1)
+        if isinstance(errcode, bool) or not isinstance(errcode, int) or errcode < 0:
+            raise BadRequest("'errcode' must be a non-negative integer (why the push stopped)")
         try:
-            status = self.world.set_state(*key, state)
+            status = self.world.set_state(*key, state, errcode)
         except KeyError:
             raise NotFound(f"unknown stream {'/'.join(key)}") from None
         return {"stream": status._asdict()}
@@ -160,6 +167,45 @@ class ControlApi:
             raise BadRequest(f"unknown action {action!r}")
         self.limiter.set_limit(action, body.get("limit"))  # type: ignore[arg-type]
         return {"limits": self.limiter.limits()}
+
+    # history and callbacks ----------------------------------------------------------------
+
+    def _drop_callbacks(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Drop the next ``count`` callbacks; CSS records them as sent with ``result_code``
+        (default 1: nothing answered; 0: CSS believes they were delivered)."""
+        count, result = body.get("count"), body.get("result_code", 1)
+        for name, value in (("count", count), ("result_code", result)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise BadRequest(f"'{name}' must be a non-negative integer")
+        assert isinstance(count, int) and isinstance(result, int)
+        self.world.history.drop(count, result)
+        return {"drop": count, "result_code": result}
+
+    def _push_error(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send a push-error callback: ``abnormal_event`` is a list of {type, count}."""
+        if self.callbacks is None:
+            raise BadRequest("callbacks are not configured")
+        domain, app, stream = _stream_key(body)
+        events = body.get("abnormal_event")
+        if not isinstance(events, list) or not events:
+            raise BadRequest("'abnormal_event' must be a non-empty list of {type, count}")
+        abnormal = []
+        for entry in events:
+            kind = entry.get("type") if isinstance(entry, dict) else None
+            count = entry.get("count", 1) if isinstance(entry, dict) else None
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (kind, count)):
+                raise BadRequest("each abnormal_event entry needs an integer type (and count)")
+            abnormal.append((kind, count))
+        self.callbacks.push_error(domain, app, stream, abnormal)
+        return {"stream": {"domain": domain, "app": app, "stream": stream}, "queued": len(abnormal)}
+
+    def _history(self, _: dict[str, Any]) -> dict[str, Any]:
+        history = self.world.history
+        return {
+            "sessions": len(history.sessions()),
+            "callbacks": len(history.callbacks()),
+            "dropped": history.dropped,
+        }
 
     # counters -----------------------------------------------------------------------------
 

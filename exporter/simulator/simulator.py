@@ -99,7 +99,9 @@ class Simulator:
                 else (scenario.appid if scenario else DEFAULT_APPID),
                 counters=self._counters,
                 wall_clock=wall_clock,
+                history=world.history,
             )
+        self.control.callbacks = self.callbacks
         self._server: SimHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from exporter.simulator.generate import GenerateSpec, generate_specs
+from exporter.simulator.history import SimHistory
 from exporter.simulator.model import (
     ACTIVE,
     BOUNDARY_EPSILON,
@@ -67,6 +68,9 @@ class StateChange(NamedTuple):
     at: float
     previous_since: float
     quality: Quality
+    # Why a push ended (an interrupt callback's errcode, the event list's StopReason): 1 is
+    # the encoder's own stop (simulator/history.py has the table).
+    errcode: int = 1
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,9 @@ class World:
         self._seq = itertools.count()
         self._versions = itertools.count(1)
         self._listeners: list[Listener] = []
+        # Push sessions and the callbacks sent (DescribeLiveStreamEventList and
+        # DescribeCallbackRecordsList): recorded from the changes, in order.
+        self.history = SimHistory()
         self.started = clock()
         self._bulk_load(specs, self.started)
 
@@ -193,6 +200,7 @@ class World:
     def _notify(self, changes: list[StateChange]) -> None:
         if not changes:
             return
+        self.history.on_changes(changes)
         for listener in self._listeners:
             try:
                 listener(changes)
@@ -265,8 +273,9 @@ class World:
 
     # mutation -----------------------------------------------------------------------------
 
-    def put(self, spec: StreamSpec) -> StreamStatus:
-        """Add or replace a stream; its timeline restarts now."""
+    def put(self, spec: StreamSpec, errcode: int = 1) -> StreamStatus:
+        """Add or replace a stream; its timeline restarts now. ``errcode``: why a push this
+        ends stopped."""
         with self._lock:
             now = self._clock()
             changes: list[StateChange] = []
@@ -286,7 +295,7 @@ class World:
             self._index_add(key, entry.state)
             if entry.state != old_state:
                 changes.append(
-                    StateChange(*key, old_state, entry.state, now, old_since, spec.quality)
+                    StateChange(*key, old_state, entry.state, now, old_since, spec.quality, errcode)
                 )
             nxt = next_change(spec, now, now)
             if nxt is not None:
@@ -322,14 +331,17 @@ class World:
         )
         return self.put(spec)
 
-    def set_state(self, domain: str, app: str, stream: str, state: str) -> StreamStatus:
-        """Fix a known stream's state from now on (drops its timeline); KeyError if unknown."""
+    def set_state(
+        self, domain: str, app: str, stream: str, state: str, errcode: int = 1
+    ) -> StreamStatus:
+        """Fix a known stream's state from now on (drops its timeline); KeyError if unknown.
+        ``errcode``: why its push stopped, if it was on air (1: the encoder stopped it)."""
         with self._lock:
             entry = self._entries.get((domain, app, stream))
             if entry is None:
                 raise KeyError(f"unknown stream {domain}/{app}/{stream}")
             spec = replace(entry.spec, state=state, timeline=(), offset=0.0)
-            return self.put(spec)
+            return self.put(spec, errcode)
 
     def remove_stream(self, domain: str, app: str, stream: str) -> None:
         """Remove a stream (it stops pushing if it was active); KeyError if unknown."""

@@ -163,7 +163,8 @@ def test_paging(make_sim: SimFactory) -> None:
         (PUSH_INFO_LIST, {"PageNum": 10001}, "InvalidParameterValue"),
         (PUSH_INFO_LIST, {"PageSize": 1001}, "InvalidParameterValue"),
         (FORBID_LIST, {"PageSize": 101}, "InvalidParameterValue"),
-        ("DescribeLiveStreamEventList", {}, "InvalidAction"),
+        # An action of the real API the simulator does not implement.
+        ("DescribeLiveStreamMonitorList", {}, "InvalidAction"),
     ],
 )
 def test_parameter_errors(
