@@ -31,7 +31,8 @@ from exporter.model import ApiError, StreamKey, StreamState
 from tests.e2e import SECRET_ID, SECRET_KEY, parse_samples, run_exporter, sample, wait_for
 
 CORPUS = Path(__file__).parent / "corpus" / "api_answers"
-ACTIONS = cssapi.ACTIONS
+# The four stream actions the corpus answers (cssapi.ACTIONS also has the playback ones).
+ACTIONS = (cssapi.STATE, cssapi.ONLINE_LIST, cssapi.PUSH_INFO_LIST, cssapi.FORBID_LIST)
 FAKE_SECRET_KEY = "corpus-fake-secret-key-3c5e7a9b1d"
 STATE_DOMAIN = "state.example.com"
 LIST_DOMAIN = "list.example.com"

@@ -39,11 +39,15 @@ SHORT_RUNS: dict[str, ShortRun] = {
         (r"^slowloris\s+\d+/\d+\s+[\d.]+\s+[\d.]+", r"^(PASS|FAIL)"),
     ),
     "client_cpu.py": ShortRun(
-        ("--streams", "200", "--calls", "50", "--pages", "3", "--blocks", "3"),
+        (
+            *("--streams", "200", "--calls", "50", "--pages", "3", "--blocks", "3"),
+            *("--rate", "100", "--process-seconds", "2"),
+        ),
         (
             r"^DescribeLiveStreamState\s+exporter\s+[\d.]+ ms\s+sdk\s+[\d.]+ ms\s+ratio\s+[\d.]+x",
             r"^PushInfoList page \(200 items\)\s+exporter\s+[\d.]+ ms.*ratio\s+[\d.]+x",
             r"^OnlineList page \(100 items\)\s+exporter\s+[\d.]+ ms.*ratio\s+[\d.]+x",
+            r"^process, State at \d+/s\s+exporter\s+[\d.]+ ms.*ratio\s+[\d.]+x",
             r"^RESULT: targets (NOT )?met$",
         ),
     ),

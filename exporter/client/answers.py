@@ -195,8 +195,8 @@ def parse_resolution(text: str) -> tuple[float | None, float | None]:
     return width, height
 
 
-def _shared_str(item: dict[str, Any], name: str) -> str:
-    value = item.get(name)
+def _shared(value: object, name: str) -> str:
+    """An optional text field that takes few values (codecs): one shared copy of each."""
     if type(value) is str:
         return sys.intern(value)
     if value is None:
@@ -204,8 +204,7 @@ def _shared_str(item: dict[str, Any], name: str) -> str:
     raise ValueError(f"{name} missing or not a string")
 
 
-def _begin_time(item: dict[str, Any]) -> float | None:
-    value = item.get("BeginPushTime")
+def _begin_time(value: object) -> float | None:
     if type(value) is str:
         return beijing_to_unix(value)
     if value is None:
@@ -213,41 +212,50 @@ def _begin_time(item: dict[str, Any]) -> float | None:
     raise ValueError("BeginPushTime missing or not a string")
 
 
-def _sample_rate(item: dict[str, Any]) -> str:
-    value = item.get("AsampleRate")
+def _sample_rate(value: object) -> str:
     if value is None:
         return ""
     return sys.intern(value if type(value) is str else str(value))
 
 
 def parse_push_item(item: dict[str, Any], ips: bool = False) -> tuple[str, str, PushInfo]:
-    """One DataInfoList entry as (app, stream, PushInfo); client/server IPs only if ``ips``."""
-    resolution = item.get("Resolution")
-    if resolution is None:
-        resolution, width, height = "", None, None
-    elif type(resolution) is str:
+    """One DataInfoList entry as (app, stream, PushInfo); client/server IPs only if ``ips``.
+
+    Up to 100,000 of these per page: the common case of each field (an integer for the
+    numbers, which the API documents as Integer) is tested inline, the rest go to a helper.
+    """
+    get = item.get
+    resolution = get("Resolution")
+    if type(resolution) is str:
         resolution, width, height = _resolution(resolution)
+    elif resolution is None:
+        resolution, width, height = "", None, None
     else:
         raise ValueError("Resolution missing or not a string")
-    get = item.get
+    v_speed, a_speed = get("VideoSpeed"), get("AudioSpeed")
+    v_fps, a_fps = get("VideoFps"), get("AudioFps")
+    meta_v, meta_a, meta_fps = get("MetaVideoSpeed"), get("MetaAudioSpeed"), get("MetaFps")
     info = PushInfo(
-        _num(get("VideoSpeed")),
-        _num(get("AudioSpeed")),
-        _num(get("VideoFps")),
-        _num(get("AudioFps")),
-        _num(get("MetaVideoSpeed")),
-        _num(get("MetaAudioSpeed")),
-        _num(get("MetaFps")),
+        float(v_speed) if type(v_speed) is int else _num(v_speed),
+        float(a_speed) if type(a_speed) is int else _num(a_speed),
+        float(v_fps) if type(v_fps) is int else _num(v_fps),
+        float(a_fps) if type(a_fps) is int else _num(a_fps),
+        float(meta_v) if type(meta_v) is int else _num(meta_v),
+        float(meta_a) if type(meta_a) is int else _num(meta_a),
+        float(meta_fps) if type(meta_fps) is int else _num(meta_fps),
         width,
         height,
-        _begin_time(item),
-        _shared_str(item, "Vcodec"),
-        _shared_str(item, "Acodec"),
+        _begin_time(get("BeginPushTime")),
+        _shared(get("Vcodec"), "Vcodec"),
+        _shared(get("Acodec"), "Acodec"),
         resolution,
-        _sample_rate(item),
+        _sample_rate(get("AsampleRate")),
         _str(item, "ClientIp", required=False) if ips else "",
         _str(item, "ServerIp", required=False) if ips else "",
     )
+    app, stream = get("AppName"), get("StreamName")
+    if type(app) is str and app and type(stream) is str and stream:
+        return app, stream, info
     return _str(item, "AppName"), _str(item, "StreamName"), info
 
 
