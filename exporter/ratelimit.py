@@ -9,9 +9,9 @@ or 503) and creeps back up while the API stays quiet (AIMD).
 Where sends bunch, measured with benchmarks/poll_throughput.py at 300/s on a loaded 2-core
 machine: between the pacer releasing a call and its request leaving the socket (a worker waking
 up, the GIL, the process descheduled) by up to 15 calls in one second, and by a few more in the
-simulator's own count. A :class:`SendGate` at the socket (exporter.client.transport) takes the
-first out; the headroom between the budget and the API's limit (``budget_fraction``, 0.25 by
-default) is for the rest.
+simulator's own count. A :class:`SendGate` at the socket (exporter.client.transport, on when the
+client is given the budgets in ``ClientSettings.send_limits``) takes the first out; the headroom
+between the budget and the API's limit (``budget_fraction``, 0.25 by default) is for the rest.
 """
 
 from __future__ import annotations
