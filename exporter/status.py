@@ -8,6 +8,8 @@ import time
 
 from exporter import __version__, logs
 from exporter.exposition import Exposition
+from exporter.exposition.bucket import StreamMeta
+from exporter.exposition.watch import Evaluate, evaluator
 from exporter.model import ApiError
 from exporter.polling.engine import Poller
 from exporter.state import StateStore
@@ -15,6 +17,7 @@ from exporter.statuspage import (
     AccountRow,
     ApiErrorRow,
     BudgetRow,
+    Interruption,
     StatusSnapshot,
     StreamRow,
     TargetRow,
@@ -42,27 +45,64 @@ class RecentErrors:
             return list(self._rows)
 
 
-def stream_rows(store: StateStore, exposition: Exposition) -> list[StreamRow]:
+def stream_rows(
+    store: StateStore, exposition: Exposition, now: float | None = None
+) -> list[StreamRow]:
+    """Every stream's row: its status, what it is expected to do (its schedule evaluated at
+    ``now``, once per distinct schedule) and why it last stopped."""
     rows = []
+    evaluate = evaluator(time.time() if now is None else now)
+    histories = exposition.history.snapshot()
     for key, status in store.snapshot().items():
         error = None
         if status.last_error_code is not None:
             error = f"{status.last_error_code}: {logs.redact(status.last_error_message or '')}"
+        meta = exposition.meta(key)
+        expected, schedule, window, grace = _expectation(meta, evaluate)
+        history = histories.get(key)
+        last = history.last if history is not None else None
         rows.append(
             StreamRow(
                 key.account,
                 key.domain,
                 key.app,
                 key.stream,
-                exposition.extra_labels(key),
+                meta.extra if meta is not None else (),
                 status.state.value,
                 status.last_change,
                 status.change_source,
                 error,
                 status.last_error_time,
+                expected=expected,
+                schedule=schedule,
+                window=window,
+                down_after=meta.down_after if meta is not None else None,
+                start_grace=grace,
+                interrupt=None
+                if last is None
+                else Interruption(
+                    last.time, last.reason, last.code, logs.redact(last.message), last.source
+                ),
             )
         )
     return rows
+
+
+def _expectation(
+    meta: StreamMeta | None, evaluate: Evaluate
+) -> tuple[bool | None, str | None, tuple[float, float] | None, float | None]:
+    """(expected now, the schedule described, its current or next window, start grace)."""
+    if meta is None or meta.expect is None:
+        return None, None, None, None
+    schedule = meta.watch.schedule if meta.watch is not None else None
+    if schedule is None:
+        return meta.expect == "true", None, None, None
+    answer = evaluate(schedule)
+    window = None
+    if answer.start is not None and answer.end is not None:
+        window = (answer.start, answer.end)
+    grace = meta.watch.start_grace if meta.watch is not None else None
+    return answer.expected, schedule.describe(), window, grace
 
 
 def snapshot(
@@ -115,12 +155,13 @@ def snapshot(
         for name, acc in accounts.items()
         for h in (health[name],)
     ]
+    now = time.time()
     return StatusSnapshot(
         version=__version__,
-        now=time.time(),
+        now=now,
         started=started,
         ready=poller.ready(),
-        streams=stream_rows(store, exposition),
+        streams=stream_rows(store, exposition, now),
         errors=errors.rows(),
         budgets=budgets,
         targets=targets,

@@ -22,7 +22,8 @@ from exporter.statuspage import (
     relative_time,
     render_status_page,
 )
-from exporter.statuspage import render as page_render
+from exporter.statuspage import streams as page_streams
+from exporter.statuspage.view import View
 
 NOW = 1_717_243_200.0  # 2024-06-01 12:00:00 UTC
 EVIL = "<script>alert(1)</script>\"'&"
@@ -228,11 +229,12 @@ def test_problems_first_then_the_rest_each_sorted() -> None:
     random.Random(7).shuffle(streams)
     page = render_status_page(snap(streams), {})
     assert shown_streams(page) == [
-        # problems, by account, domain, app, stream
+        # expected live and down: what pages comes first
+        "y-inactive-expected",
+        # the other problems, by account, domain, app, stream
         "b-forbid",
         "w-active-with-error",
         "x-unknown",
-        "y-inactive-expected",
         # the rest
         "a-active",
         "c-active",  # domain a.example.com
@@ -547,13 +549,13 @@ def test_100k_streams_build_html_for_one_page_only(monkeypatch: pytest.MonkeyPat
         for i in range(100_000)
     ]
     built: list[str] = []
-    real_row = page_render._stream_row
+    real_row = page_streams._stream_row
 
-    def counting_row(r: StreamRow, now: float, problem: bool) -> str:
+    def counting_row(r: StreamRow, now: float, view: View) -> str:
         built.append(r.stream)
-        return real_row(r, now, problem)
+        return real_row(r, now, view)
 
-    monkeypatch.setattr(page_render, "_stream_row", counting_row)
+    monkeypatch.setattr(page_streams, "_stream_row", counting_row)
     snapshot = snap(streams)
     for query in ({}, {"page": "300"}, {"q": "stream-1"}):
         built.clear()

@@ -23,6 +23,7 @@ import pytest
 from exporter.statuspage import (
     ApiErrorRow,
     BudgetRow,
+    Interruption,
     StatusSnapshot,
     StreamRow,
     TargetRow,
@@ -34,6 +35,7 @@ from tests import fakes
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SCREENSHOT = ARTIFACTS / "status-page.png"
+ONCALL_SCREENSHOT = ARTIFACTS / "status-page-problems.png"
 
 NOW = 1_717_243_200.0  # 2024-06-01 12:00:00 UTC
 EVIL = "<script>alert(1)</script>\"'&"
@@ -56,6 +58,19 @@ def _snapshot() -> StatusSnapshot:
         StreamRow("backup", "push.demo-b.example.com", "live", "radio-jazz", (),
                   "active", NOW - 12_345, "callback", "Timeout: read timed out after 5s",
                   NOW - 300),
+        # A scheduled show, inside its window, down on a network error for 7 minutes.
+        StreamRow("main", "push.demo-a.example.com", "live", "evening-news",
+                  (("team", "news"), ("expect_live", "scheduled")), "inactive", NOW - 420,
+                  "callback", None, None, expected=True,
+                  schedule="evening-news: mon-fri 11:30-13:00 Asia/Shanghai",
+                  window=(NOW - 1800, NOW + 3600), down_after=300.0,
+                  interrupt=Interruption(NOW - 420, "network", 12,
+                                         "Network error for the push client.", "callback")),
+        # The cup final: not yet, its window is tonight.
+        StreamRow("main", "push.demo-a.example.com", "live", "cup-final",
+                  (("team", "sports"), ("expect_live", "scheduled")), "inactive", NOW - 86_400,
+                  "state_api", None, None, expected=False, schedule="1 dated window",
+                  window=(NOW + 25_200, NOW + 36_000), down_after=300.0),
     ]  # fmt: skip
     for i in range(240):
         streams.append(
@@ -276,4 +291,35 @@ def test_screenshot(chromium: Path, server: tuple[str, FakeBackend], tmp_path: P
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 900)
     # A blank page compresses to almost nothing; a rendered one does not.
+    assert len(data) > 30_000, len(data)
+
+
+def test_a_scheduled_stream_and_why_it_stopped(
+    chromium: Path, server: tuple[str, FakeBackend], tmp_path: Path
+) -> None:
+    url, _ = server
+    page_url = url + "?" + urllib.parse.urlencode({"state": "problems", "refresh": "30"})
+    _, dom = _dump_dom(chromium, tmp_path / "profile", page_url)
+    text = dom.text()
+    # Expected live and down comes first: the scheduled show, then the always-expected one.
+    assert text.index("evening-news") < text.index("sports-1") < text.index("banned-channel")
+    assert "cup-final" not in text  # outside its window: no problem
+    assert "expected live until" in text and "evening-news: mon-fri 11:30-13:00" in text
+    assert "StreamDown firing since" in text
+    assert "errcode 12" in text and "Network error for the push client." in text
+    assert ("http-equiv", "refresh") in dom.attrs  # the auto-refresh, no script
+    assert "script" not in dom.tags
+    ARTIFACTS.mkdir(exist_ok=True)
+    ONCALL_SCREENSHOT.unlink(missing_ok=True)
+    _run_chromium(
+        chromium,
+        tmp_path / "shot",
+        "--hide-scrollbars",
+        f"--screenshot={ONCALL_SCREENSHOT}",
+        "--window-size=1600,1400",  # tall enough for the streams table under the others
+        page_url,
+    )
+    data = ONCALL_SCREENSHOT.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1600, 1400)
     assert len(data) > 30_000, len(data)

@@ -197,6 +197,8 @@ def _clock(seconds: int) -> str:
 
 
 def _days(days: frozenset[int]) -> str:
+    if len(days) == 7:
+        return "daily"
     ordered = sorted(days)
     if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
         return f"{DAY_NAMES[ordered[0]]}-{DAY_NAMES[ordered[-1]]}"

@@ -7,19 +7,34 @@ from dataclasses import dataclass
 
 __all__ = [
     "EXPECT_LIVE",
+    "PROBLEMS",
     "STATES",
     "AccountRow",
     "ApiErrorRow",
     "BudgetRow",
+    "Interruption",
     "StatusSnapshot",
     "StreamRow",
     "TargetRow",
 ]
 
 STATES = ("active", "inactive", "forbid", "unknown")
+# The filter of every row that needs attention (``?state=problems``).
+PROBLEMS = "problems"
 
 # The label that marks a stream as expected live: inactive is then a problem.
 EXPECT_LIVE = ("expect_live", "true")
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Why the stream last stopped: the interrupt callback or the event list."""
+
+    time: float
+    reason: str  # clean_stop, network, auth_or_ban, other
+    code: int | None  # the callback's errcode
+    message: str
+    source: str  # callback or event_list
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,12 @@ class StreamRow:
     source: str | None  # state_api | online_list | forbid_list | callback | stale
     last_error: str | None  # "Code: message"
     last_error_time: float | None
+    expected: bool | None = None  # expected live now (None: nobody said)
+    schedule: str | None = None  # the broadcast schedule, described
+    window: tuple[float, float] | None = None  # the current window while expected, else the next
+    down_after: float | None = None
+    start_grace: float | None = None  # scheduled streams: StreamDidNotStart's grace
+    interrupt: Interruption | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ contain markup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from exporter.statuspage.format import (
     duration,
@@ -18,127 +18,15 @@ from exporter.statuspage.format import (
     time_cell,
     utc,
 )
-from exporter.statuspage.model import EXPECT_LIVE, STATES, StatusSnapshot, StreamRow
+from exporter.statuspage.model import PROBLEMS, STATES, StatusSnapshot
+from exporter.statuspage.streams import BADGE_CLASS, MAX_MESSAGE_CHARS, message, streams_section
 from exporter.statuspage.style import CSS
-from exporter.statuspage.view import Selection, View, href, is_problem, parse_view, select
+from exporter.statuspage.view import Selection, View, href, parse_view, select
 
 __all__ = ["MAX_ERRORS_SHOWN", "MAX_MESSAGE_CHARS", "render_status_page"]
 
 # A defensive cap: the caller already keeps only the latest few dozen errors.
 MAX_ERRORS_SHOWN = 500
-# Long error messages are cut in the table; the whole text stays in the cell's tooltip.
-MAX_MESSAGE_CHARS = 240
-
-
-# -- the streams table -----------------------------------------------------------------------
-
-_BADGE_CLASS = {"active": "b-ok", "inactive": "b-off", "forbid": "b-bad", "unknown": "b-warn"}
-
-
-def _state_badge(row: StreamRow) -> str:
-    cls = _BADGE_CLASS.get(row.state, "b-warn")
-    if row.state == "inactive" and EXPECT_LIVE in row.labels:
-        cls = "b-bad"
-    return f'<span class="badge {cls}">{esc(row.state)}</span>'
-
-
-def _labels(labels: Iterable[tuple[str, str]]) -> str:
-    chips = []
-    for name, value in labels:
-        cls = "chip chip-hot" if (name, value) == EXPECT_LIVE else "chip"
-        chips.append(f'<span class="{cls}">{esc(name)}=<b>{esc(value)}</b></span>')
-    return " ".join(chips)
-
-
-def _message(text: str) -> str:
-    if len(text) <= MAX_MESSAGE_CHARS:
-        return esc(text)
-    return f'<span title="{esc(text)}">{esc(text[:MAX_MESSAGE_CHARS])}…</span>'
-
-
-def _last_error(text: str, now: float, t: float | None) -> str:
-    code, sep, message = text.partition(": ")
-    body = f"<code>{esc(code)}</code> {_message(message)}" if sep else _message(text)
-    when = (
-        "" if t is None else f'<div class="when">{esc(relative_time(t, now))} · {esc(utc(t))}</div>'
-    )
-    return f'<div class="err">{body}</div>{when}'
-
-
-def _stream_row(row: StreamRow, now: float, problem: bool) -> str:
-    error = _last_error(row.last_error, now, row.last_error_time) if row.last_error else ""
-    return (
-        f"<tr{' class=problem' if problem else ''}>"
-        f"<td>{esc(row.account)}</td>"
-        f'<td class="name"><span class="muted">{esc(row.domain)}/{esc(row.app)}/</span>'
-        f"<b>{esc(row.stream)}</b></td>"
-        f"<td>{_labels(row.labels)}</td>"
-        f"<td>{_state_badge(row)}</td>"
-        f'<td class="nowrap">{time_cell(row.since, now)}</td>'
-        f"<td>{esc(row.source) if row.source else '<span class=muted>—</span>'}</td>"
-        f"<td>{error}</td>"
-        "</tr>"
-    )
-
-
-def _pager(view: View, sel: Selection) -> str:
-    def link(label: str, page: int, enabled: bool) -> str:
-        if not enabled:
-            return f'<span class="off">{label}</span>'
-        return f'<a href="{href(view, page=page)}">{label}</a>'
-
-    last = sel.first + len(sel.shown) - 1
-    shown = (
-        f"showing {sel.first:,}&ndash;{last:,} of {sel.matching:,}"
-        if sel.shown
-        else "showing 0 of 0"
-    )
-    return (
-        '<div class="pager">'
-        f"{link('&laquo; first', 1, sel.page > 1)} "
-        f"{link('&lsaquo; prev', sel.page - 1, sel.page > 1)} "
-        f"<span>page {sel.page:,} of {sel.pages:,} · {shown}</span> "
-        f"{link('next &rsaquo;', sel.page + 1, sel.page < sel.pages)} "
-        f"{link('last &raquo;', sel.pages, sel.page < sel.pages)}"
-        "</div>"
-    )
-
-
-def _filter_form(view: View, total: int) -> str:
-    options = ['<option value="">any state</option>']
-    for state in STATES:
-        selected = " selected" if state == view.state else ""
-        options.append(f'<option value="{state}"{selected}>{state}</option>')
-    limit = f'<input type="hidden" name="limit" value="{view.limit}">' if view.limit_given else ""
-    clear = ' <a href="?">clear filters</a>' if (view.state or view.q or view.limit_given) else ""
-    return (
-        '<form class="filters" method="get" action="">'
-        f'<label>State <select name="state">{"".join(options)}</select></label> '
-        '<label>Stream contains <input type="search" name="q" size="32" '
-        f'placeholder="domain/app/stream" value="{esc(view.q)}"></label> '
-        f"{limit}<button type=submit>Filter</button>{clear}"
-        f' <span class="muted">{total:,} streams configured</span>'
-        "</form>"
-    )
-
-
-def _streams_section(snapshot: StatusSnapshot, view: View, sel: Selection) -> str:
-    now = snapshot.now
-    rows = [_stream_row(r, now, is_problem(r)) for r in sel.shown]
-    if not rows:
-        what = "No streams match these filters." if snapshot.streams else "No streams configured."
-        rows.append(f'<tr><td colspan="7" class="empty">{what}</td></tr>')
-    notices = "".join(f'<p class="notice">{esc(n)}</p>' for n in sel.notices)
-    pager = _pager(view, sel)
-    return (
-        '<section id="streams"><h2>Streams</h2>'
-        '<p class="muted">Problems first (forbid, unknown, inactive while expected live, '
-        "or with a recent error), then the rest; each by account, domain, app, stream.</p>"
-        f"{_filter_form(view, len(snapshot.streams))}{notices}{pager}"
-        '<table class="streams"><thead><tr><th>Account</th><th>Stream</th><th>Labels</th>'
-        "<th>State</th><th>Since</th><th>Source</th><th>Last error</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>{pager}</section>"
-    )
 
 
 # -- the other sections ----------------------------------------------------------------------
@@ -148,7 +36,7 @@ def _summary(view: View, sel: Selection) -> str:
     parts = []
     for state in STATES:
         n = sel.counts.get(state, 0)
-        cls = _BADGE_CLASS[state] if n or state == "active" else ""
+        cls = BADGE_CLASS[state] if n or state == "active" else ""
         parts.append(
             f'<a class="count {cls}" href="{href(view, state=state)}"><b>{n:,}</b> {state}</a>'
         )
@@ -156,7 +44,11 @@ def _summary(view: View, sel: Selection) -> str:
         if state not in STATES:
             parts.append(f'<span class="count b-warn"><b>{n:,}</b> {esc(state)}</span>')
     problems_cls = "b-bad" if sel.problems else "b-ok"
-    parts.append(f'<span class="count {problems_cls}"><b>{sel.problems:,}</b> problems</span>')
+    # The problems count is the filter that shows them.
+    link = href(view, state=PROBLEMS)
+    parts.append(
+        f'<a class="count {problems_cls}" href="{link}"><b>{sel.problems:,}</b> problems</a>'
+    )
     return f'<div class="counts">{"".join(parts)}</div>'
 
 
@@ -284,7 +176,7 @@ def _errors_section(snapshot: StatusSnapshot) -> str:
     rows = [
         f'<tr><td class="nowrap">{time_cell(e.time, now)}</td><td>{esc(e.account)}</td>'
         f"<td>{esc(e.action)}</td><td><code>{esc(e.code)}</code></td>"
-        f"<td>{_message(e.message)}</td>"
+        f"<td>{message(e.message)}</td>"
         f'<td class="rid"><code>{esc(e.request_id) or "—"}</code></td></tr>'
         for e in errors
     ]
@@ -302,13 +194,18 @@ def _errors_section(snapshot: StatusSnapshot) -> str:
 def render_status_page(snapshot: StatusSnapshot, query: Mapping[str, str]) -> str:
     """The whole page for ``snapshot``, with the streams table filtered and paged by ``query``.
 
-    Query parameters: ``state`` (active, inactive, forbid or unknown), ``q`` (case-insensitive
-    substring of ``domain/app/stream``), ``page`` (1-based) and ``limit`` (default 200, at
-    most 1000). Invalid values are ignored with a notice on the page; this never raises for a
+    Query parameters: ``state`` (active, inactive, forbid, unknown, or problems: every row that
+    needs attention), ``label`` (``name:value``, e.g. ``team:studio``), ``q`` (case-insensitive
+    substring of ``domain/app/stream``), ``page`` (1-based), ``limit`` (default 200, at most
+    1000) and ``refresh`` (reload every so many seconds, 5 to 3600; a meta refresh, no
+    JavaScript). Invalid values are ignored with a notice on the page; this never raises for a
     query.
     """
     view = parse_view(query)
     sel = select(snapshot.streams, view)
+    refresh = (
+        f'<meta http-equiv="refresh" content="{view.refresh}">' if view.refresh is not None else ""
+    )
     title = "Tencent Live Exporter"
     if sel.problems:
         title = f"({sel.problems:,} problems) {title}"
@@ -316,10 +213,10 @@ def render_status_page(snapshot: StatusSnapshot, query: Mapping[str, str]) -> st
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"{refresh}<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"{_header(snapshot)}{_summary(view, sel)}"
         f"{_accounts_section(snapshot)}{_budgets_section(snapshot)}{_targets_section(snapshot)}"
-        f"{_streams_section(snapshot, view, sel)}{_errors_section(snapshot)}"
+        f"{streams_section(snapshot, view, sel)}{_errors_section(snapshot)}"
         f"<footer>tencent-live-exporter {esc(snapshot.version)} · times in UTC</footer>"
         "</body></html>\n"
     )

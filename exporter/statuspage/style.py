@@ -54,6 +54,8 @@ letter-spacing:.03em;white-space:nowrap}
 .chip{display:inline-block;margin:1px 2px 1px 0;padding:0 6px;border-radius:4px;font-size:12px;
 background:var(--off-bg);color:var(--off);overflow-wrap:anywhere}
 .chip-hot{background:var(--warn-bg);color:var(--warn)}
+a.chip{text-decoration:none}a.chip:hover{text-decoration:underline}
+td .badge{white-space:nowrap}
 .rel{display:block;font-weight:600}
 .abs{display:block;font-size:11px;color:var(--muted)}
 .err{color:var(--bad);overflow-wrap:anywhere}

@@ -11,14 +11,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.statuspage.format import esc
-from exporter.statuspage.model import EXPECT_LIVE, STATES, StreamRow
+from exporter.statuspage.model import EXPECT_LIVE, PROBLEMS, STATES, StreamRow
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_ECHO_CHARS",
     "MAX_LIMIT",
+    "MAX_REFRESH",
+    "MIN_REFRESH",
     "Selection",
     "View",
+    "expected_down",
     "href",
     "is_problem",
     "parse_view",
@@ -29,18 +32,23 @@ DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 # Query values echoed back in notices are cut to this length.
 MAX_ECHO_CHARS = 80
+# ?refresh=N reloads the page every N seconds (a meta refresh: no JavaScript).
+MIN_REFRESH = 5
+MAX_REFRESH = 3600
 
 
 @dataclass(frozen=True)
 class View:
     """The effective, validated view of the streams table, and what was ignored on the way."""
 
-    state: str | None
+    state: str | None  # one of STATES, or PROBLEMS
     q: str
     page: int
     limit: int
     limit_given: bool
     notices: tuple[str, ...]
+    label: tuple[str, str] | None = None  # ?label=name:value
+    refresh: int | None = None  # ?refresh=seconds
 
 
 def _echo(value: str) -> str:
@@ -73,10 +81,33 @@ def parse_view(query: Mapping[str, str]) -> View:
     state: str | None = None
     raw_state = _param(query, "state")
     if raw_state:
-        if raw_state.lower() in STATES:
+        if raw_state.lower() in (*STATES, PROBLEMS):
             state = raw_state.lower()
         else:
-            notices.append(f"Ignored state={_echo(raw_state)}: must be one of {', '.join(STATES)}.")
+            choices = ", ".join((*STATES, PROBLEMS))
+            notices.append(f"Ignored state={_echo(raw_state)}: must be one of {choices}.")
+
+    label: tuple[str, str] | None = None
+    raw_label = _param(query, "label")
+    if raw_label:
+        name, sep, value = raw_label.partition(":")
+        if sep and name.strip() and value.strip():
+            label = (name.strip(), value.strip())
+        else:
+            notices.append(
+                f"Ignored label={_echo(raw_label)}: write it as name:value, e.g. team:studio."
+            )
+
+    refresh: int | None = None
+    raw_refresh = _param(query, "refresh")
+    if raw_refresh:
+        parsed_refresh = _parse_int(raw_refresh)
+        if parsed_refresh is None or parsed_refresh < 1:
+            notices.append(
+                f"Ignored refresh={_echo(raw_refresh)}: not a positive number of seconds."
+            )
+        else:
+            refresh = min(MAX_REFRESH, max(MIN_REFRESH, parsed_refresh))
 
     q = _param(query, "q")
 
@@ -105,7 +136,7 @@ def parse_view(query: Mapping[str, str]) -> View:
         else:
             page = parsed
 
-    return View(state, q, page, limit, limit_given, tuple(notices))
+    return View(state, q, page, limit, limit_given, tuple(notices), label, refresh)
 
 
 def href(view: View, **changes: str | int | None) -> str:
@@ -116,8 +147,10 @@ def href(view: View, **changes: str | int | None) -> str:
     """
     params: dict[str, str | int | None] = {
         "state": view.state,
+        "label": f"{view.label[0]}:{view.label[1]}" if view.label else None,
         "q": view.q or None,
         "limit": view.limit if view.limit_given else None,
+        "refresh": view.refresh,
         "page": None,
     }
     params.update(changes)
@@ -134,12 +167,21 @@ def _sort_key(row: StreamRow) -> str:
     return f"{row.account}\0{row.domain}\0{row.app}\0{row.stream}"
 
 
+def _expected_now(row: StreamRow) -> bool:
+    return row.expected if row.expected is not None else EXPECT_LIVE in row.labels
+
+
+def expected_down(row: StreamRow) -> bool:
+    """Expected live now, and not on air: what pages first."""
+    return row.state in ("inactive", "forbid") and _expected_now(row)
+
+
 def is_problem(row: StreamRow) -> bool:
     state = row.state
     if state == "active":
         return bool(row.last_error)
     if state == "inactive":
-        return bool(row.last_error) or EXPECT_LIVE in row.labels
+        return bool(row.last_error) or _expected_now(row)
     return True  # forbid, unknown, and anything unexpected
 
 
@@ -158,10 +200,12 @@ class Selection:
 def select(streams: Sequence[StreamRow], view: View) -> Selection:
     counts = dict.fromkeys(STATES, 0)
     problems_total = 0
+    urgent: list[StreamRow] = []  # expected live and down: these page
     problems: list[StreamRow] = []
     rest: list[StreamRow] = []
     want_state = view.state
     needle = view.q.casefold()
+    label = view.label
     for row in streams:
         state = row.state
         if state in counts:
@@ -170,13 +214,22 @@ def select(streams: Sequence[StreamRow], view: View) -> Selection:
             counts[state] = 1
         problem = is_problem(row)
         problems_total += problem
-        if want_state is not None and state != want_state:
+        wanted = want_state is None or state == want_state or (want_state == PROBLEMS and problem)
+        if not wanted:
             continue
         if needle and needle not in f"{row.domain}/{row.app}/{row.stream}".casefold():
             continue
-        (problems if problem else rest).append(row)
-
-    matching = len(problems) + len(rest)
+        if label is not None and label not in row.labels:
+            continue
+        if not problem:
+            rest.append(row)
+        elif expected_down(row):
+            urgent.append(row)
+        else:
+            problems.append(row)
+    # Expected live and down first, then the other problems, then the rest.
+    groups = (urgent, problems, rest)
+    matching = sum(len(g) for g in groups)
     pages = max(1, -(-matching // view.limit))
     page = view.page
     notices = view.notices
@@ -186,15 +239,14 @@ def select(streams: Sequence[StreamRow], view: View) -> Selection:
     start = (page - 1) * view.limit
     end = min(start + view.limit, matching)
 
-    # Sort only the group(s) the page falls in. Problems come first.
+    # Sort only the group(s) the page falls in.
     shown: list[StreamRow] = []
-    n_problems = len(problems)
-    if start < n_problems:
-        problems.sort(key=_sort_key)
-        shown.extend(problems[start : min(end, n_problems)])
-    if end > n_problems:
-        rest.sort(key=_sort_key)
-        shown.extend(rest[max(0, start - n_problems) : end - n_problems])
+    offset = 0
+    for group in groups:
+        if start < offset + len(group) and end > offset:
+            group.sort(key=_sort_key)
+            shown.extend(group[max(0, start - offset) : end - offset])
+        offset += len(group)
 
     return Selection(
         shown=shown,
