@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-
 # The longest names the exporter tracks, in the config and from callbacks alike: a label value
 # per stream on every series, so a 60 KB name would bloat /metrics (and DNS names stop at 253).
 MAX_STREAM_NAME = 256
