@@ -108,6 +108,38 @@ MAY_BE_EMPTY = {
         "minute and play.demo-b.example.com answers 8% 5xx), and the expressions are evaluated "
         "within the first minute"
     ),
+    # Broadcast schedules, why streams stopped, on air but broken, the callback audit (issue 16):
+    # the demo has no scheduled stream, sends no push-error callback, pushes at the announced
+    # quality and configures no callback audit; tests/test_oncall_e2e.py runs these rules against
+    # a real Prometheus on a story that fires them.
+    "tencent-live-overview: Next windows [A]": "the demo schedules no stream",
+    "tencent-live-stream-detail: Window starts [A]": "the demo schedules no stream",
+    "tencent-live-stream-detail: Window ends [A]": "the demo schedules no stream",
+    "tencent-live-stream-detail: Start grace [A]": "the demo schedules no stream",
+    "tencent-live-stream-detail: Last stopped because [A]": (
+        "sports-main stays on air: it has no interrupt (the overview's last interrupts have data)"
+    ),
+    "tencent-live-stream-detail: Interrupts by reason [A]": "as 'Last stopped because'",
+    "tencent-live-stream-detail: Push errors by type [A]": "the demo sends no push-error callback",
+    "tencent-live-exporter-health: Callback audit [A]": (
+        "the demo's account has no callback_keys: no audit"
+    ),
+    "tencent-live-exporter-health: Event list and callback records calls [A]": (
+        "the event list is read every 5 minutes, after a first round that has nothing to read"
+    ),
+    "tencent-live-exporter-health: Event list and callback records calls [B]": (
+        "as the calls, and the simulator answers them"
+    ),
+    "rule StreamDidNotStart": "the demo schedules no stream",
+    "rule StreamEndedEarly": "the demo schedules no stream",
+    "rule StreamBitrateLow": "the demo pushes at the announced bitrate (no quality thresholds set)",
+    "rule StreamFrameRateLow": "the demo pushes at the announced frame rate",
+    "rule StreamNoVideo": "every demo stream on air has video",
+    "rule StreamResolutionChanged": "the demo's streams keep their resolution",
+    "rule StreamPushRestarting": "no demo stream restarts its push more than 3 times in an hour",
+    "rule ExporterReloadFailed": "the demo is not reloaded",
+    "rule ExporterDiscoveryCapped": "the demo's discovering target is far below its max_streams",
+    "rule CallbacksNotDelivered": "the demo's account has no callback_keys: no audit",
 }
 
 
