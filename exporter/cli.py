@@ -256,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a default for programs that select() on descriptors, which this one does not.
     soft, hard = raise_nofile_limit()
     log.debug("open files limit: %d (hard %d)", soft, hard)
+    # The web server's event loop gives up the GIL at every system call and then waits up to
+    # the switch interval to get it back from busy poller or render threads: 5 ms by default,
+    # which under load turned a 20-client scrape test's p50 from 0.4 s into 1.7 s (1 ms: 0.9 s).
+    sys.setswitchinterval(0.001)
 
     web_ok, web_config = _load_web_config(args.web_config_file)
     if not web_ok:

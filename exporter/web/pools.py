@@ -54,31 +54,33 @@ class Pool:
         ``started`` is called when the job leaves the queue for a thread."""
         if self.in_flight >= self._limit:
             raise Busy(self.name)
-        loop = asyncio.get_running_loop()
-        if self._running >= self.threads or self._waiting:
-            turn: asyncio.Future[None] = loop.create_future()
-            heapq.heappush(self._waiting, (priority, next(self._order), turn))
-            try:
-                await turn
-            except asyncio.CancelledError:
-                if turn.done() and not turn.cancelled():
-                    self._next()  # our turn came as we were cancelled: pass it on
-                raise
-        self._running += 1
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), turn))
+        self._next()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._running -= 1  # our turn had come: pass it on
+                self._next()
+            raise
         if started is not None:
             started()
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
         finally:
             self._running -= 1
             self._next()
 
     def _next(self) -> None:
+        """Give turns while threads are free; a turn counts as running from when it is given,
+        and a cancelled waiter's entry is dropped here."""
         while self._waiting and self._running < self.threads:
             _, _, turn = heapq.heappop(self._waiting)
-            if not turn.done():
-                turn.set_result(None)
-                return
+            if turn.done():
+                continue
+            self._running += 1
+            turn.set_result(None)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
