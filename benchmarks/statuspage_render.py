@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporter.statuspage import StatusSnapshot, StreamRow, render_status_page
-from exporter.statuspage import render as page_render
+from exporter.statuspage import streams as page_streams
+from exporter.statuspage.view import parse_view
 
 NOW = 1_717_243_200.0
 TARGET_SECONDS = 0.2
@@ -70,7 +71,8 @@ def snapshot(size: int) -> StatusSnapshot:
 def naive(snap: StatusSnapshot) -> str:
     """Every row sorted and rendered, as a page without paging would."""
     rows = sorted(snap.streams, key=lambda r: (r.account, r.domain, r.app, r.stream))
-    return "".join(page_render._stream_row(r, snap.now, False) for r in rows)
+    view = parse_view({})
+    return "".join(page_streams._stream_row(r, snap.now, view) for r in rows)
 
 
 def median_seconds(fn: Callable[[], object], renders: int) -> float:

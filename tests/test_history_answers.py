@@ -57,8 +57,8 @@ GOOD_RECORDS = {
 
 
 def broken(base: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    copy = json.loads(json.dumps(base))
-    node = copy
+    copy: dict[str, Any] = json.loads(json.dumps(base))
+    node: Any = copy
     for part in path[:-1]:
         node = node[part]
     node[path[-1]] = value

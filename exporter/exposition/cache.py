@@ -23,7 +23,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporter.broadcast import Watch
-from exporter.exposition.bucket import ALL_FAMILIES, StatusReader, StreamMeta, render_bucket
+from exporter.exposition.bucket import ALL_FAMILIES, StreamMeta, render_bucket
+from exporter.exposition.bucket import StatusReader as StatusReader  # re-exported
 from exporter.exposition.families import LabelPairs, format_labels, pack_push, split_families
 from exporter.exposition.watch import ScheduleEdges, evaluator
 from exporter.history import History
