@@ -68,7 +68,9 @@ STREAMS = [
         window=(NOW - 1800, NOW + 1800),
         down_after=300.0,
         since=NOW - 1200,
-        interrupt=Interruption(NOW - 1200, "network", 12, "Network error for the push client.", "callback"),
+        interrupt=Interruption(
+            NOW - 1200, "network", 12, "Network error for the push client.", "callback"
+        ),
     ),
     row(
         "d-late",
@@ -90,7 +92,8 @@ STREAMS = [
         window=(NOW + 37800, NOW + 45000),
         down_after=300.0,
     ),
-    row("f-always", "inactive", labels=(("team", "news"), EXPECT), down_after=300.0, since=NOW - 120),
+    row("f-always", "inactive", labels=(("team", "news"), EXPECT), down_after=300.0,
+        since=NOW - 120),
 ]  # fmt: skip
 
 

@@ -5,9 +5,9 @@ accepted (their history's ledger).
 The API is asked per stream name (StreamName is required), so a round audits at most
 ``audit_streams`` streams: those whose state changed in the window without a callback saying so
 first (a callback may have been lost), then those a callback changed, then expected-live ones.
-The window runs from where the last round ended to two minutes (at most an interval) ago (CSS records a delivery once
-it is over, retries included), at most a day (the API's span), never before this process
-started (what an earlier process accepted is not known here).
+The window runs from where the last round ended to two minutes (at most an interval) ago (CSS
+records a delivery once it is over, retries included), at most a day (the API's span), never
+before this process started (what an earlier process accepted is not known here).
 
 Each push or interrupt record of the stream's domain and app is ``delivered`` (accepted here),
 ``refused`` (CSS recorded a failed delivery: ResultCode not 0) or ``not_received`` (CSS recorded
