@@ -103,6 +103,7 @@ class App:
         self.callback_path: str | None = self.runtime.callback_path  # for the web server
         self._reloaded(True)
         self.web = WebServer(listen_address, self, web_config)
+        self.metrics.registry.register(self.web.collector())
 
     # -- building and reloading ------------------------------------------------------------
 
@@ -159,6 +160,16 @@ class App:
         return self._reload()
 
     def _reload_now(self) -> tuple[bool, str]:
+        # The web config first: certificates are rotated whether or not the config changed. A
+        # bad one keeps the running one and fails the reload, as a bad config does.
+        web_ok, web_message = self.web.reload_config()
+        ok, message = self._reload_guarded()
+        if not web_ok:
+            self._reloaded(False)
+            return False, web_message if ok else f"{message}; {web_message}"
+        return ok, message
+
+    def _reload_guarded(self) -> tuple[bool, str]:
         try:
             return self._reload_config()
         except Exception as exc:  # a bug must not end reloads, nor leave a half-applied state
@@ -206,8 +217,8 @@ class App:
         self,
         body: bytes,
         content_type: str | None,
-        now: float | None = None,
         origin: Origin | None = None,
+        now: float | None = None,
     ) -> tuple[int, bytes]:
         return self.callbacks.handle(self.runtime, body, content_type, now, origin)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from exporter.callbacks import Rejection
+from exporter.callbacks.origin import Origin
 
 
 class FakeBackend:
@@ -23,7 +24,9 @@ class FakeBackend:
     def status_page(self, query: dict[str, str]) -> str:
         return "<html>status</html>"
 
-    def handle_callback(self, body: bytes, content_type: str | None) -> tuple[int, bytes]:
+    def handle_callback(
+        self, body: bytes, content_type: str | None, origin: Origin | None = None
+    ) -> tuple[int, bytes]:
         return 200, b'{"code":0}'
 
     def handle_rejection(self, rejection: Rejection) -> None:

@@ -343,9 +343,9 @@ def test_ports_and_probes(base: list[Resource], sharded: list[Resource]) -> None
 
 
 def test_web_paths_exist_in_the_exporter() -> None:
-    web = (ROOT / "exporter" / "web.py").read_text(encoding="utf-8")
+    web = (ROOT / "exporter" / "web" / "routes.py").read_text(encoding="utf-8")
     for path in ("/metrics", "/-/healthy", "/-/ready"):
-        assert f'"{path}"' in web, f"exporter/web.py does not serve {path}"
+        assert f'"{path}"' in web, f"exporter/web/routes.py does not serve {path}"
 
 
 def test_security_and_resources(base: list[Resource], sharded: list[Resource]) -> None:

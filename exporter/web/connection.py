@@ -346,5 +346,10 @@ class Connection(asyncio.BufferedProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
 
+    @property
+    def secure(self) -> bool:
+        """Whether the connection is TLS."""
+        return self._tls is not None
+
     def peer_certificate(self) -> dict[str, object] | None:
         return self._tls.peer_certificate() if self._tls is not None else None

@@ -13,6 +13,7 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from exporter.callbacks.origin import Origin
 from exporter.web.connection import WRITE_SLICE, Closed, Connection
 from exporter.web.http1 import BadRequest, ChunkedBody, Request, TooLarge, parse_head, response_head
 from exporter.web.routes import Response, Router, text
@@ -176,7 +177,12 @@ class Exchange:
     async def _serve(self, request: Request) -> bool:
         """Answer one request; False when the connection is to be closed."""
         snapshot = self.live.current  # one web config for the whole request
-        route = self.router.route(request)
+        origin = Origin(
+            self.conn.peer,
+            forwarded_for=request.header("x-forwarded-for"),
+            secure=self.conn.secure,
+        )
+        route = self.router.route(request, origin)
         answer: Response | None = None
         if route.auth:
             answer = await self.router.authorize(request, snapshot, self.conn.priority)

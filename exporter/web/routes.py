@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from exporter import callbacks
+from exporter.callbacks.origin import Origin
 from exporter.web.auth import Attempt
 from exporter.web.http1 import Request, wants_gzip, wants_openmetrics
 from exporter.web.pools import Busy, Pool
@@ -47,7 +48,9 @@ class Backend(Protocol):
 
     def status_page(self, query: dict[str, str]) -> str: ...
 
-    def handle_callback(self, body: bytes, content_type: str | None) -> tuple[int, bytes]: ...
+    def handle_callback(
+        self, body: bytes, content_type: str | None, origin: Origin | None = None
+    ) -> tuple[int, bytes]: ...
 
     def reload(self) -> tuple[bool, str]: ...
 
@@ -100,12 +103,13 @@ class Router:
 
     # -- from the head alone ---------------------------------------------------------------
 
-    def route(self, request: Request) -> Route:
+    def route(self, request: Request, origin: Origin | None = None) -> Route:
+        """``origin``: where the request came from (the callback path's allow list)."""
         path, method = request.path, request.method
         backend = self.backend
         callback_path = getattr(backend, "callback_path", None)
         if callback_path is not None and path == callback_path:
-            return self._callback_route(request)
+            return self._callback_route(request, origin)
         if method not in ("GET", "HEAD", "POST"):
             if method in _STANDARD_METHODS:
                 allow = "POST" if path == "/-/reload" else "GET, HEAD"
@@ -134,7 +138,7 @@ class Router:
             return Route("scrape", handle=self._ready)
         return Route(answer=text(404, "Not found"))
 
-    def _callback_route(self, request: Request) -> Route:
+    def _callback_route(self, request: Request, origin: Origin | None) -> Route:
         bad_method = callbacks.check_method(request.method)
         if bad_method is not None:
             not_post = text(405, POST_ONLY, ("Allow", "POST"))
@@ -154,7 +158,7 @@ class Router:
         content_type = request.header("content-type")
         return Route(
             "callback",
-            handle=lambda body: self._callback(body, content_type),
+            handle=lambda body: self._callback(body, content_type, origin),
             body_limit=callbacks.MAX_BODY_BYTES,
             auth=False,
             too_large=self._callback_too_large,
@@ -237,8 +241,8 @@ class Router:
         ok, message = self.backend.reload()
         return text(200 if ok else 500, message)
 
-    def _callback(self, body: bytes, content_type: str | None) -> Response:
-        status, answer = self.backend.handle_callback(body, content_type)
+    def _callback(self, body: bytes, content_type: str | None, origin: Origin | None) -> Response:
+        status, answer = self.backend.handle_callback(body, content_type, origin)
         return Response(status, [answer], "application/json" if status == 200 else PLAIN)
 
     def _callback_too_large(self, size: int) -> Response:
