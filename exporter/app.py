@@ -249,6 +249,7 @@ class App:
                 self.started,
                 self._reload_ok,
                 self._reload_time,
+                self.callbacks.plain_http(),
             ),
             query,
         )

@@ -113,6 +113,7 @@ def snapshot(
     started: float,
     reload_ok: bool,
     last_reload: float | None,
+    plain_http_callbacks: tuple[int, float | None] = (0, None),
 ) -> StatusSnapshot:
     budgets = [
         BudgetRow(name, action, lane.limiter.max_rate, lane.limiter.rate, acc.guard.backoff.delay)
@@ -168,4 +169,5 @@ def snapshot(
         reload_ok=reload_ok,
         last_reload=last_reload,
         accounts=account_rows,
+        plain_http_callbacks=plain_http_callbacks,
     )

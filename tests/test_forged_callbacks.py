@@ -187,3 +187,30 @@ def test_the_client_behind_trusted_proxies() -> None:
     assert external_plain_http(spoofed)
     assert not external_plain_http(Origin("127.0.0.1"))
     assert not external_plain_http(Origin("198.51.100.1", secure=True))
+
+
+def test_the_status_page_flags_callbacks_over_plain_http_from_outside() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from exporter.callbacks.sink import CallbackSink
+    from exporter.exposition import Exposition
+    from exporter.metrics import ExporterMetrics
+    from exporter.runtime.membership import Membership
+    from exporter.state import StateStore
+
+    from exporter.runtime import snapshot
+
+    store = StateStore()
+    sink = CallbackSink(
+        store, Membership(store, Exposition(CollectorRegistry())), ExporterMetrics(), lambda: 1.0
+    )
+    runtime, _ = snapshot.build(
+        Config.model_validate(
+            {"accounts": [{"name": "a"}], "targets": [{"domain": DOMAIN, "streams": ["s"]}]}
+        )
+    )
+    sink.handle(runtime, b"{}", "application/json", origin=Origin("127.0.0.1"))
+    sink.handle(runtime, b"{}", "application/json", origin=Origin("198.51.100.1", secure=True))
+    assert sink.plain_http() == (0, None)
+    sink.handle(runtime, b"{}", "application/json", origin=Origin("198.51.100.1"))
+    assert sink.plain_http() == (1, 1.0)

@@ -617,3 +617,10 @@ def test_accounts_show_endpoint_cause_forbid_list_and_denied_domains() -> None:
     assert section.count("class=problem") == 1  # the healthy account is not a problem
     targets = page.split('<section id="targets">', 1)[1].split("</section>", 1)[0]
     assert "AuthFailure.UnauthorizedOperation on push-b.example.com" in targets
+
+
+def test_callbacks_over_plain_http_from_outside_are_flagged() -> None:
+    assert 'id="plain-http-callbacks"' not in render_status_page(snap(), {})
+    page = render_status_page(snap(plain_http_callbacks=(3, NOW - 60)), {})
+    assert 'id="plain-http-callbacks"' in page
+    assert "3 CSS callbacks came over plain HTTP" in page and "HTTPS" in page

@@ -113,3 +113,6 @@ class StatusSnapshot:
     reload_ok: bool
     last_reload: float | None
     accounts: Sequence[AccountRow] = ()
+    # Callbacks received over plain HTTP from outside loopback: (how many, the last one's time).
+    # Their signature could be read on the way and replayed: the callback URL should be HTTPS.
+    plain_http_callbacks: tuple[int, float | None] = (0, None)

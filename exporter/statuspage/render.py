@@ -81,7 +81,21 @@ def _header(snapshot: StatusSnapshot) -> str:
         f"<div><dt>Config reload</dt><dd>{reload_badge} "
         f'<span class="muted">{esc(reload_when)}</span></dd></div>'
         f"<div><dt>Snapshot</dt><dd>{esc(utc(now))}</dd></div>"
-        "</dl></header>"
+        "</dl>"
+        f"{_plain_http_warning(snapshot)}</header>"
+    )
+
+
+def _plain_http_warning(snapshot: StatusSnapshot) -> str:
+    count, last = snapshot.plain_http_callbacks
+    if not count:
+        return ""
+    when = relative_time(last, snapshot.now) if last is not None else "?"
+    return (
+        '<p class="problem" id="plain-http-callbacks"><span class="badge b-warn">HTTP</span> '
+        f"{count:,} CSS callbacks came over plain HTTP from outside this host (last {esc(when)}):"
+        " their signature can be read on the way and replayed. Point the callback URL at"
+        " HTTPS.</p>"
     )
 
 
