@@ -195,10 +195,9 @@ def test_the_status_page_flags_callbacks_over_plain_http_from_outside() -> None:
     from exporter.callbacks.sink import CallbackSink
     from exporter.exposition import Exposition
     from exporter.metrics import ExporterMetrics
+    from exporter.runtime import snapshot
     from exporter.runtime.membership import Membership
     from exporter.state import StateStore
-
-    from exporter.runtime import snapshot
 
     store = StateStore()
     sink = CallbackSink(
