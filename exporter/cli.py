@@ -7,20 +7,32 @@ import functools
 import logging
 import os
 import platform
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from exporter import __version__, logs, malloc
+from exporter.safefile import DEFAULT_MAX_BYTES
+from exporter.signals import Signals
 
 if TYPE_CHECKING:
     from exporter.config import Config
     from exporter.web import Limits, WebConfig
 
 log = logging.getLogger("exporter")
+
+
+DEFAULT_CONFIG_BYTES = DEFAULT_MAX_BYTES  # 32 MiB
+
+
+def _size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want a number of bytes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"want a positive number of bytes, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=32768,
         help="Maximum size of a request's line and headers (default: %(default)s).",
+    )
+    p.add_argument(
+        "--config.max-bytes",
+        dest="config_max_bytes",
+        type=_size,
+        default=DEFAULT_CONFIG_BYTES,
+        help="Refuse a configuration file larger than this many bytes before parsing it "
+        "(default: %(default)s, 32 MiB; a 200,000-stream config is about 4 MB).",
     )
     p.add_argument(
         "--config.check",
@@ -193,12 +213,12 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _load_config(path: str) -> Config | None:
+def _load_config(path: str, max_bytes: int) -> Config | None:
     """The config, or None after printing its problems one per line."""
     from exporter.config import ConfigError, load_config
 
     try:
-        return load_config(path)
+        return load_config(path, max_bytes=max_bytes)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -226,10 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     # Imported late: --version and --help stay instant and work even with a broken install.
-    from exporter.config import load_config, summarize
+    from exporter.config import summarize
 
     if args.config_check:
-        config = _load_config(args.config_file)
+        config = _load_config(args.config_file, args.config_max_bytes)
         web_ok, web_config = _load_web_config(args.web_config_file)
         if config is None or not web_ok:
             return 1
@@ -240,7 +260,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     logs.setup(args.log_level, args.log_format)
+    # First, before anything slow: a signal must never find the default action in place.
+    signals = Signals()
+    signals.install()
+    return _run(args, signals)
+
+
+def _run(args: argparse.Namespace, signals: Signals) -> int:
     from exporter.app import App
+    from exporter.config import load_config
     from exporter.web import parse_listen_address, raise_nofile_limit
 
     try:
@@ -280,12 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sim, config = start_demo()
         log.info("demo mode: polling the built-in CSS simulator at %s", sim.url)
     else:
-        loaded = _load_config(args.config_file)
+        loaded = _load_config(args.config_file, args.config_max_bytes)
         if loaded is None:
             return 1
         config = loaded
+    if signals.stop.is_set():  # SIGTERM while loading: stop before building anything
+        return 0
 
-    loader = None if args.demo else functools.partial(load_config, args.config_file)
+    loader = (
+        None
+        if args.demo
+        else functools.partial(load_config, args.config_file, max_bytes=args.config_max_bytes)
+    )
     try:
         app = App(config, args.listen_address, web_config=web_config, shard=shard, loader=loader)
     except OSError as exc:
@@ -296,19 +330,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     del config, loaded
     app.web.configure(limits=limits, enable_lifecycle=args.enable_lifecycle)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    def on_hup(signum: int, frame: FrameType | None) -> None:
-        # Reload outside the signal handler: it takes locks the interrupted code may hold.
-        threading.Thread(target=app.reload, name="reload", daemon=True).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_hup)
+    if signals.stop.is_set():
+        app.web.stop()
+        if sim is not None:
+            sim.stop()
+        return 0
     log.info("starting tencent-live-exporter %s", __version__)
     if shard.enabled:
         log.info(
@@ -317,10 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.start()
     if sim is not None and sim.callbacks is not None:
         sim.set_callback_url(f"{app.web.scheme}://127.0.0.1:{app.web.port}{app.callback_path}")
-    # Python runs signal handlers in the main thread, and a signal the kernel hands to a
-    # worker thread does not wake a main thread blocked on a lock: wake up to look for one.
-    while not stop.wait(0.2):
-        pass
+    signals.ready(app.reload)
+    signals.wait()
     app.stop()
     if sim is not None:
         sim.stop()

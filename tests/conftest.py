@@ -27,6 +27,10 @@ SLOW: dict[str, dict[str, float]] = {
     },
     "tests/test_api_answers.py": {"test_exporter_keeps_serving_through_the_corpus": 18},
     "tests/test_push_quality.py": {"test_push_quality_matches_the_scripted_values": 15},
+    "tests/test_signals.py": {
+        "test_sighup_early_in_start_up_is_queued_never_fatal": 20,
+        "test_sigterm_exits_zero_within_five_seconds": 9,
+    },
     "tests/test_isolation.py": {
         "test_a_fault_on_state_polls_leaves_the_list_rounds_alone": 90,
         "test_a_reload_loop_does_not_starve_polling": 52,

@@ -135,7 +135,7 @@ def test_wheel_contents(dist: dict[str, Path]) -> None:
         meta = whl.read(f"{DIST_NAME}-{__version__}.dist-info/METADATA").decode()
         assert f"\nVersion: {__version__}\n" in meta
         entry_points = whl.read(f"{DIST_NAME}-{__version__}.dist-info/entry_points.txt").decode()
-        assert "tencent-live-exporter = exporter.cli:main" in entry_points
+        assert "tencent-live-exporter = exporter.__main__:entry" in entry_points
         assert "tencent-live-simulator = exporter.simulator.cli:main" in entry_points
 
 
