@@ -374,6 +374,40 @@ async def callback_flood(reader: asyncio.StreamReader, w: asyncio.StreamWriter, 
         await _answer(reader, t)
 
 
+# The pair an attacker captured from one genuine callback (plain HTTP, a proxy's log): CSS signs
+# only t, so it signs any body until t. Fixed when the harness starts.
+_CAPTURED_T = int(time.time()) + 600
+_CAPTURED_SIGN = hashlib.md5(f"{DEMO_CALLBACK_KEY}{_CAPTURED_T}".encode()).hexdigest()
+
+
+async def forged_replay(reader: asyncio.StreamReader, w: asyncio.StreamWriter, t: Target) -> None:
+    """Replay the captured pair with forged bodies: pushes and interrupts for streams, with the
+    current time as their event time (to be the newest word). Refused as replayed (401) once
+    the pair is pinned to its own second, and counted."""
+    domain, app = DISCOVERY_TARGET
+    n = 0
+    while not t.stopping:
+        n += 1
+        body = json.dumps(
+            {
+                "app": domain,
+                "appname": app,
+                "stream_id": f"replay-{n % 40}",
+                "event_type": n % 2,
+                "event_time": int(time.time()),
+                "sequence": f"forged-{random.getrandbits(40)}",
+                "t": _CAPTURED_T,
+                "sign": _CAPTURED_SIGN,
+            }
+        ).encode()
+        w.write(
+            b"POST /callbacks/live HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await _answer(reader, t)
+
+
 async def hold_silent(reader: asyncio.StreamReader, w: asyncio.StreamWriter, t: Target) -> None:
     while not t.stopping and not await _until_closed(reader, 1.0):
         pass
@@ -411,6 +445,7 @@ ATTACKS = [
     Attack("oversized_headers", big_headers),
     Attack("smuggling", smuggle),
     Attack("callback_flood", callback_flood),
+    Attack("forged_replay", forged_replay),
     Attack("fd_exhaustion", hold_silent),
     Attack("tls_handshake_stall", tls_stall, tls_server=True),
     Attack("wrong_password_tls", wrong_password, tls_server=True, speak_tls=True),
@@ -595,6 +630,39 @@ def report(results: list[Result], args: argparse.Namespace) -> bool:
     return passed
 
 
+def config_bombs(depths: tuple[int, ...] = (5, 7, 9)) -> bool:
+    """YAML alias bombs ("billion laughs") at --config.check: refused fast, in little memory."""
+    print("\nconfig bombs (--config.check on a file of nested YAML aliases):")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for depth in depths:
+            lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+            for i in range(1, depth + 1):
+                refs = ", ".join([f"*a{i - 1}"] * 9)
+                lines.append(f"a{i}: &a{i} [{refs}]")
+            path = Path(tmp) / f"bomb-{depth}.yaml"
+            path.write_text("\n".join(lines) + "\n")
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "exporter", "--config.check", "--config.file", str(path)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            seconds = time.monotonic() - started
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
+            fast = done.returncode == 1 and seconds < 5 and peak < 100 * 1024
+            ok = ok and fast
+            print(
+                f"  depth {depth} ({9**depth:,} nodes once expanded): exit {done.returncode} in"
+                f" {seconds:.2f} s (the interpreter's start included), peak RSS of any check so"
+                f" far {peak / 1024:.0f} MB: {first[:120]}"
+            )
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends the run through the finally blocks, which stop the exporters.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -660,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
             for line in tail:
                 print(f"  exporter error: {line}")
     passed = report(results, args)
+    if not args.only or "config_bombs" in args.only.split(","):
+        passed = config_bombs() and passed
     median_base = statistics.median([r.baseline[0] for r in results]) if results else 0
     print(
         f"\nthreads at rest: {median_base:.0f}; the web server's own: 1 event loop + up to"
