@@ -2,6 +2,10 @@
 figure lines. The figures themselves are not judged here (a loaded CI machine makes them noisy:
 they are for the scripts' full runs); that the scripts run as shipped is.
 
+Scripts that judge a timing target (a latency, a rate) exit 1 when it is missed, which a short
+run on a loaded 2-core machine may do: for those, 1 is a report and is accepted. A crash still
+fails: it prints a traceback, or a message instead of the figure lines.
+
 A new script needs an entry in SHORT_RUNS, or the index test fails: none can rot unnoticed.
 """
 
@@ -24,9 +28,12 @@ BENCHMARKS = ROOT / "benchmarks"
 class ShortRun:
     args: tuple[str, ...]
     figures: tuple[str, ...]  # regular expressions, each matching some line of the output
-    # Scripts whose exit status reports their targets, and whose short run cannot meet them all
-    # (the soak needs minutes to draw every fault): for these, 1 is a report, not a crash.
+    # (0, 1) for the scripts whose exit status reports a timing target, or targets a short run
+    # cannot all meet (the soak needs minutes to draw every fault): 1 is a report, not a crash.
     exit_codes: tuple[int, ...] = (0,)
+
+
+REPORTS = (0, 1)
 
 
 SHORT_RUNS: dict[str, ShortRun] = {
@@ -37,6 +44,7 @@ SHORT_RUNS: dict[str, ShortRun] = {
     "attack.py": ShortRun(
         ("--short", "--only", "slowloris"),
         (r"^slowloris\s+\d+/\d+\s+[\d.]+\s+[\d.]+", r"^(PASS|FAIL)"),
+        exit_codes=REPORTS,
     ),
     "client_cpu.py": ShortRun(
         (
@@ -58,6 +66,7 @@ SHORT_RUNS: dict[str, ShortRun] = {
     "demo_start.py": ShortRun(
         ("--runs", "1"),
         (r"^exporter alone \(1 runs\): listening after [\d.]+ s, every state .* after [\d.]+ s",),
+        exit_codes=REPORTS,
     ),
     "detection_latency.py": ShortRun(
         ("--changes", "10", "--polling-changes", "1"),
@@ -65,10 +74,12 @@ SHORT_RUNS: dict[str, ShortRun] = {
             r"^with callbacks\s+n=\s+10\s+p50\s+[\d.]+ ms\s+p99\s+[\d.]+ ms",
             r"^polling only\s+n=\s+1\s+p50\s+[\d.]+ ms",
         ),
+        exit_codes=REPORTS,
     ),
     "memory.py": ShortRun(
         ("--streams", "500", "--warmup", "2", "--duration", "3"),
         (r"^RSS over .* peak [\d.]+ MB \(target <= 200 MB\)$", r"^streams tracked: 500;"),
+        exit_codes=REPORTS,
     ),
     "playback_cost.py": ShortRun(
         ("--streams", "200", "--play-domains", "1"),
@@ -86,10 +97,12 @@ SHORT_RUNS: dict[str, ShortRun] = {
     "scrape_latency.py": ShortRun(
         ("--sizes", "500", "--scrapes", "5", "--round-period", "1"),
         (r"^\s+500\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+MB",),
+        exit_codes=REPORTS,
     ),
     "simulator_throughput.py": ShortRun(
         ("--seconds", "2", "--processes", "1", "--threads", "2", "--streams", "500"),
         (r"^throughput: \d+ calls/s, [\d.]+x the \d+/s target$",),
+        exit_codes=REPORTS,
     ),
     "soak.py": ShortRun(
         (
@@ -101,7 +114,7 @@ SHORT_RUNS: dict[str, ShortRun] = {
             r"^calls by action, served by the simulator vs counted by the exporter:$",
             r"^RESULT: (PASS|FAIL)",
         ),
-        exit_codes=(0, 1),
+        exit_codes=REPORTS,
     ),
     "startup.py": ShortRun(
         ("--streams", "500", "--reload-wait", "20"),
@@ -110,6 +123,7 @@ SHORT_RUNS: dict[str, ShortRun] = {
     "statuspage_render.py": ShortRun(
         ("--sizes", "300", "--renders", "2"),
         (r"median\s+[\d.]+ ms", r"^target: every query < 200 ms"),
+        exit_codes=REPORTS,
     ),
 }
 
