@@ -94,6 +94,13 @@ SHORT_RUNS: dict[str, ShortRun] = {
             r"^speed-up: [\d.]+x \(target >= 20x\)$",
         ),
     ),
+    "schedule_edges.py": ShortRun(
+        ("--streams", "500", "--repeat", "1"),
+        (
+            r"^\s+schedule_tick between edges: median [\d.]+ us",
+            r"^\s+full render with schedules: median [\d.]+ ms",
+        ),
+    ),
     "scrape_latency.py": ShortRun(
         ("--sizes", "500", "--scrapes", "5", "--round-period", "1"),
         (r"^\s+500\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+MB",),
