@@ -480,6 +480,11 @@ def test_lanes_run_on_threads_and_stop_within_the_timeout() -> None:
     poller.start()
     try:
         assert done.wait(10)
+        # Threads only for the lanes that had work: an action the account never uses (here,
+        # every one but the state polls and the forbid list) costs no thread.
+        names = {t.name for t in threading.enumerate()}
+        assert any(n.startswith("poll-a-StreamState-") for n in names)
+        assert not any("StreamPushInfoList" in n or "StreamOnlineList" in n for n in names)
     finally:
         poller.stop(timeout=2.0)
     assert poller.ready()

@@ -91,6 +91,7 @@ class Lane:
         self._handoff: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self._threaded = False  # start() was called: threads run the lane from its first job
 
     def put(self, job: Job, front: bool = False) -> None:
         with self._cv:
@@ -100,6 +101,8 @@ class Lane:
                 stopped = False
                 (self._jobs.appendleft if front else self._jobs.append)(job)
                 self._cv.notify()
+                if self._threaded and not self._threads:
+                    self._spawn()
         if stopped:
             job.not_sent("stopped")
             self._done(job)
@@ -150,6 +153,15 @@ class Lane:
     # -- threads -----------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Run the lane on threads from now on. They are started with the lane's first job:
+        an action an account never uses (no play domains, say) costs no thread."""
+        with self._cv:
+            self._threaded = True
+            if self._jobs and not self._threads:
+                self._spawn()
+
+    def _spawn(self) -> None:
+        """Callers hold the lock."""
         name = f"{self.account}-{self.action.removeprefix('DescribeLive')}"
         self._threads = [threading.Thread(target=self._pace, name=f"pace-{name}", daemon=True)]
         self._threads += [
