@@ -101,6 +101,14 @@ SHORT_RUNS: dict[str, ShortRun] = {
             r"^\s+full render with schedules: median [\d.]+ ms",
         ),
     ),
+    "schedule_edges.py": ShortRun(
+        ("--streams", "2000", "--repeat", "1"),
+        (
+            r"^\s+schedule_tick between edges: median [\d.]+ us",
+            r"^\s+schedule_tick at an edge: [\d.]+ ms, [\d,]+ streams marked$",
+            r"^\s+ratio: [\d.]+x the time for [\d.]+x the text",
+        ),
+    ),
     "scrape_latency.py": ShortRun(
         ("--sizes", "500", "--scrapes", "5", "--round-period", "1"),
         (r"^\s+500\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+MB",),
