@@ -121,6 +121,9 @@ class App:
                 )
         self.membership.apply(runtime, plan)
         self.poller.apply(runtime)
+        if self.exposition.set_filter(runtime.metric_filter):
+            for pattern in runtime.metric_filter.unmatched(self.exposition.family_names()):
+                log.warning("metrics: pattern %r matches no metric family", pattern)
         for t in runtime.targets:
             what = f"{len(t.keys)} streams" + (" + discovery" if t.discovers else "")
             log.info(

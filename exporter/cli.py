@@ -246,7 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     # Imported late: --version and --help stay instant and work even with a broken install.
+    from exporter.catalog import describe, estimate
     from exporter.config import summarize
+    from exporter.exposition.filter import MetricFilter
 
     if args.config_check:
         config = _load_config(args.config_file, args.config_max_bytes)
@@ -254,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config is None or not web_ok:
             return 1
         print(summarize(config))
+        enabled = MetricFilter(tuple(config.metrics.allow), tuple(config.metrics.deny))
+        for line in describe(estimate(config, enabled), enabled):
+            print(line)
         print(f"{args.config_file}: configuration is valid")
         if web_config is not None:
             print(f"{args.web_config_file}: web config is valid: {web_config.describe()}")

@@ -95,13 +95,6 @@ SHORT_RUNS: dict[str, ShortRun] = {
         ),
     ),
     "schedule_edges.py": ShortRun(
-        ("--streams", "500", "--repeat", "1"),
-        (
-            r"^\s+schedule_tick between edges: median [\d.]+ us",
-            r"^\s+full render with schedules: median [\d.]+ ms",
-        ),
-    ),
-    "schedule_edges.py": ShortRun(
         ("--streams", "2000", "--repeat", "1"),
         (
             r"^\s+schedule_tick between edges: median [\d.]+ us",

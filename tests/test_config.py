@@ -16,6 +16,7 @@ from exporter.config import (
     Config,
     ConfigError,
     Credentials,
+    MetricsSettings,
     StreamEntry,
     Target,
     load_config,
@@ -1479,7 +1480,15 @@ def test_example_config_is_valid() -> None:
     assert SECRET_KEY not in summarize(config)
 
 
-DOCUMENTED_MODELS = (Config, Account, Credentials, Target, StreamEntry, CallbackSettings)
+DOCUMENTED_MODELS = (
+    Config,
+    Account,
+    Credentials,
+    Target,
+    StreamEntry,
+    CallbackSettings,
+    MetricsSettings,
+)
 
 
 @pytest.mark.parametrize(

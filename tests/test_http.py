@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from exporter.callbacks import Rejection
+from exporter.callbacks.origin import Origin
 from exporter.web import Limits, WebServer, parse_web_config, wants_gzip
 from tests import fakes
 
@@ -28,7 +29,9 @@ class Backend(fakes.FakeBackend):
         self.reloads = 0
         self.is_healthy = True
 
-    def handle_callback(self, body: bytes, content_type: str | None) -> tuple[int, bytes]:
+    def handle_callback(
+        self, body: bytes, content_type: str | None, origin: Origin | None = None
+    ) -> tuple[int, bytes]:
         self.callbacks.append((body, content_type))
         return 200, b'{"code":0}'
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import bcrypt
 import pytest
 
+from exporter.callbacks.origin import Origin
 from exporter.web import Limits
 from tests.test_http import Backend, Client, Serve, get, post, serve
 
@@ -82,9 +83,11 @@ def test_a_callback_flood_does_not_starve_scrapes(serve: Serve) -> None:
     gate = Gate(lambda: None)
 
     class SlowCallbacks(Backend):
-        def handle_callback(self, body: bytes, content_type: str | None) -> tuple[int, bytes]:
+        def handle_callback(
+            self, body: bytes, content_type: str | None, origin: Origin | None = None
+        ) -> tuple[int, bytes]:
             gate()
-            return super().handle_callback(body, content_type)
+            return super().handle_callback(body, content_type, origin)
 
     server, backend = serve(Limits(handler_threads=1, handler_queue=1), backend=SlowCallbacks())
     flood = [Client(server.port) for _ in range(5)]

@@ -30,7 +30,7 @@ from exporter.config.fields import (
     Labels,
 )
 from exporter.config.loader import ConfigError, load_config, parse_config
-from exporter.config.models import CallbackSettings, Config, StreamEntry, Target
+from exporter.config.models import CallbackSettings, Config, MetricsSettings, StreamEntry, Target
 from exporter.config.summary import summarize
 from exporter.durations import parse_duration
 from exporter.safefile import DEFAULT_MAX_BYTES
@@ -57,6 +57,7 @@ __all__ = [
     "Duration",
     "LabelName",
     "Labels",
+    "MetricsSettings",
     "StreamEntry",
     "Target",
     "load_config",

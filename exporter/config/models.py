@@ -9,10 +9,12 @@ fields are invalid.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -48,7 +50,7 @@ from exporter.config.playback import PlayDomainName
 from exporter.durations import format_duration
 from exporter.problems import key_path, show
 
-__all__ = ["CallbackSettings", "Config", "StreamEntry", "Target"]
+__all__ = ["CallbackSettings", "Config", "MetricsSettings", "StreamEntry", "Target"]
 
 
 class StreamEntry(BaseModel):
@@ -310,6 +312,32 @@ class CallbackSettings(BaseModel):
         return value
 
 
+_FAMILY_PATTERN = re.compile(r"[A-Za-z_:*?\[\]!0-9-]+")
+
+
+def _family_pattern(value: str) -> str:
+    if not _FAMILY_PATTERN.fullmatch(value):
+        raise invalid(
+            "not a metric family name or pattern {value} (e.g."
+            " tencent_live_stream_push_* or tencent_live_stream_viewers)",
+            show(value),
+        )
+    return value
+
+
+FamilyPattern = Annotated[str, AfterValidator(_family_pattern)]
+
+
+class MetricsSettings(BaseModel):
+    """Which metric families are exposed (exporter/exposition/filter.py): shell-style patterns
+    of family names as the text format has them (counters end in _total)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow: list[FamilyPattern] = Field(default_factory=list)  # [] allows every family
+    deny: list[FamilyPattern] = Field(default_factory=list)
+
+
 class Config(BaseModel):
     """The whole configuration. Targets' accounts are resolved when there is a single account."""
 
@@ -318,6 +346,7 @@ class Config(BaseModel):
     accounts: list[Account]
     targets: list[Target]
     callbacks: CallbackSettings = Field(default_factory=lambda: CallbackSettings())
+    metrics: MetricsSettings = Field(default_factory=lambda: MetricsSettings())
     # Named broadcast schedules (expect_live: {schedule: NAME}); the loader adds those of
     # schedules_file, a YAML file with a `schedules` mapping that is read again on every reload.
     schedules: dict[ScheduleName, ScheduleSpec] = Field(default_factory=dict)

@@ -39,6 +39,11 @@ def summarize(config: Config) -> str:
         if account.callback_keys:
             details.append(f"{len(account.callback_keys)} callback key(s)")
         lines.append(f"  {account.name}: {', '.join(details)}")
+        for play in account.play_domains:
+            lines.append(
+                f"    play domain {play.name}: plays {', '.join(play.push_domains)}"
+                f" (viewers every {format_duration(account.playback.interval)})"
+            )
     total = sum(len(target.streams) for target in config.targets)
     lines.append(f"targets: {len(config.targets)}, streams: {total}")
     for target in config.targets:

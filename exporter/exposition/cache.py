@@ -26,6 +26,7 @@ from exporter.broadcast import Watch
 from exporter.exposition.bucket import ALL_FAMILIES, StreamMeta, render_bucket
 from exporter.exposition.bucket import StatusReader as StatusReader  # re-exported
 from exporter.exposition.families import LabelPairs, format_labels, pack_push, split_families
+from exporter.exposition.filter import MetricFilter, Visible
 from exporter.exposition.watch import ScheduleEdges, evaluator
 from exporter.history import History
 from exporter.model import PushInfo, StreamKey
@@ -95,6 +96,26 @@ class Exposition:
         self._buckets: list[_Bucket] = []
         self._dirty: set[int] = set()  # id() of dirty buckets
         self._dirty_event = dirty if dirty is not None else threading.Event()
+        self._enabled = MetricFilter()  # the config's metrics allow/deny lists
+
+    def set_filter(self, enabled: MetricFilter) -> bool:
+        """Expose only the families ``enabled`` allows; re-renders everything when it changed.
+        A denied per-stream family is dropped at render: its text is not kept at all."""
+        with self._lock:
+            if enabled == self._enabled:
+                return False
+            self._enabled = enabled
+            for bucket in self._buckets:
+                self._mark(bucket)
+            return True
+
+    def family_names(self) -> list[str]:
+        """Every family this exposition can have, named as in the text format."""
+        names = {f.name for f in ALL_FAMILIES}
+        names.update(split_families(generate_latest(self._registry).decode()))
+        if self._extra is not None:
+            names.update(split_families(self._extra()))
+        return sorted(names)
 
     # -- membership and changes (any thread) -----------------------------------------------
 
@@ -334,6 +355,7 @@ class Exposition:
                 todo = [b for b in self._buckets if id(b) in self._dirty]
                 self._dirty.clear()
             keep_text = len(self) <= KEEP_TEXT_STREAMS
+            enabled = self._enabled
             evaluate = evaluator(self._wall())
             done = 0
             for bucket in todo:
@@ -348,6 +370,8 @@ class Exposition:
                     continue
                 histories = self.history.get_many(keys)
                 text = render_bucket(keys, metas, push, read, play, histories, evaluate)
+                if not enabled.everything:
+                    text = {name: data for name, data in text.items() if enabled(name)}
                 packed = {name: _gzip(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
@@ -364,13 +388,18 @@ class Exposition:
         of the exposition. Families are sorted by name so the output is stable.
         """
         generate = generate_openmetrics if openmetrics else generate_latest
-        families = split_families(generate(self._registry).decode())
-        if self._extra is not None:
-            families.update(split_families(self._extra()))
         with self._lock:
+            enabled = self._enabled
             blocks = [b.packed for b in self._buckets]
             texts = [b.text for b in self._buckets]
-        stream_names = {(f.om_name if openmetrics else f.name): f for f in ALL_FAMILIES}
+        registry = self._registry if enabled.everything else Visible(self._registry, enabled)
+        families = split_families(generate(registry).decode())
+        if self._extra is not None:
+            extra = split_families(self._extra())
+            families.update((n, t) for n, t in extra.items() if enabled(n))
+        stream_names = {
+            (f.om_name if openmetrics else f.name): f for f in ALL_FAMILIES if enabled(f.name)
+        }
         pack = _gzip if compressed else _identity
         out: list[bytes] = []
         pending: list[str] = []  # registry text is batched into one member per run

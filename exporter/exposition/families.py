@@ -27,6 +27,11 @@ class Family:
     name: str
     kind: str
     help: str
+    # Which streams have it (for the series estimate, exporter/catalog.py): "always", or while
+    # "active" with push quality, with "viewers" (play domains), "expect_live", a "schedule",
+    # "quality" thresholds, or a "history" (one series per reason or error code seen).
+    when: str = "always"
+    series: int = 1  # per stream that has it
 
     @property
     def om_name(self) -> str:
@@ -43,6 +48,7 @@ STATE = Family(
     "gauge",
     "Stream state as a state set: 1 for the current state (active, inactive, forbid, or unknown "
     f"when not yet or no longer confirmed), 0 for the others. {_CACHED}",
+    series=4,
 )
 LAST_CHANGE = Family(
     "tencent_live_stream_last_change_timestamp_seconds",
@@ -55,12 +61,14 @@ ERRORS = Family(
     "counter",
     "Failed per-stream polls (DescribeLiveStreamState), by Tencent error code or transport "
     "class (Timeout, ConnectionError, HTTPError, BadResponse).",
+    when="history",
 )
 DOWN_AFTER = Family(
     "tencent_live_stream_down_after_seconds",
     "gauge",
     "For streams expected to be live: how long the stream may be inactive before StreamDown "
     "fires (config down_after).",
+    when="expect_live",
 )
 
 
@@ -73,7 +81,7 @@ _PER_BYTE = frozenset(
 
 
 def _push_family(suffix: str, what: str) -> Family:
-    return Family(f"tencent_live_stream_{suffix}", "gauge", f"{what}. {_PUSH}")
+    return Family(f"tencent_live_stream_{suffix}", "gauge", f"{what}. {_PUSH}", when="active")
 
 
 PUSH_VALUES: tuple[tuple[Family, str], ...] = (
@@ -130,16 +138,19 @@ PLAYBACK_VALUES: tuple[Family, ...] = (
         "tencent_live_stream_viewers",
         "gauge",
         f"Viewers (Online: TCP connections sampled in the minute). {_PLAY}",
+        when="viewers",
     ),
     Family(
         "tencent_live_stream_playback_bytes_per_second",
         "gauge",
         f"Playback bandwidth in bytes per second (Bandwidth in Mbps x 125000). {_PLAY}",
+        when="viewers",
     ),
     Family(
         "tencent_live_stream_playback_requests_per_second",
         "gauge",
         f"Playback requests per second over the minute (Request / 60). {_PLAY}",
+        when="viewers",
     ),
 )
 

@@ -40,63 +40,74 @@ EXPECTED = Family(
     "gauge",
     "1 while the stream is expected to be live: always for expect_live true, inside a window of "
     "its broadcast schedule for expect_live scheduled; 0 otherwise. Evaluated by the exporter.",
+    when="expect_live",
 )
 WINDOW_START = Family(
     "tencent_live_stream_window_start_timestamp_seconds",
     "gauge",
     "Scheduled streams: Unix time the current window began while expected live, else when the "
     "next window begins; absent when no window is left.",
+    when="schedule",
 )
 WINDOW_END = Family(
     "tencent_live_stream_window_end_timestamp_seconds",
     "gauge",
     "Scheduled streams: Unix time the current window ends while expected live, else when the "
     "next window ends; absent when no window is left.",
+    when="schedule",
 )
 START_GRACE = Family(
     "tencent_live_stream_start_grace_seconds",
     "gauge",
     "Scheduled streams: how long after a window opens the stream may still be starting before "
     "StreamDidNotStart fires (config start_grace, else down_after).",
+    when="schedule",
 )
 MIN_BITRATE = Family(
     "tencent_live_stream_min_video_bitrate_ratio",
     "gauge",
     "Configured share of the announced video bitrate below which StreamBitrateLow fires "
     "(config quality.min_video_bitrate_ratio; absent: the rule's default).",
+    when="quality",
 )
 MIN_FPS = Family(
     "tencent_live_stream_min_frame_rate_ratio",
     "gauge",
     "Configured share of the announced frame rate below which StreamFrameRateLow fires "
     "(config quality.min_frame_rate_ratio; absent: the rule's default).",
+    when="quality",
 )
 MAX_RESTARTS = Family(
     "tencent_live_stream_max_push_restarts",
     "gauge",
     "Configured push restarts per hour above which StreamPushRestarting fires "
     "(config quality.max_push_restarts; absent: the rule's default).",
+    when="quality",
 )
 INTERRUPTS = Family(
     "tencent_live_stream_interrupts_total",
     "counter",
     "Push interrupts by reason (clean_stop, network, auth_or_ban, other). " + _HISTORY,
+    when="history",
 )
 PUSH_ERRORS = Family(
     "tencent_live_stream_push_errors_total",
     "counter",
     "Push errors CSS reported (push-error callbacks, event_type 321), by abnormal_event type.",
+    when="history",
 )
 LAST_INTERRUPT = Family(
     "tencent_live_stream_last_interrupt_timestamp_seconds",
     "gauge",
     "Unix time of the last push interrupt, with its reason, the callback's errcode and the "
     "message (errmsg, or the event list's StopReason; at most 64 characters).",
+    when="history",
 )
 LAST_DURATION = Family(
     "tencent_live_stream_last_push_duration_seconds",
     "gauge",
     "How long the push session that the last interrupt ended had lasted, when known.",
+    when="history",
 )
 
 WATCH_FAMILIES: tuple[Family, ...] = (

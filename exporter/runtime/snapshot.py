@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from exporter.callbacks.origin import Network, networks
 from exporter.config import Config
+from exporter.exposition.filter import MetricFilter
 from exporter.runtime.plan import AccountSpec, Plan, TargetSpec, plan
 from exporter.sharding import Shard
 
@@ -31,6 +32,7 @@ class Runtime:
     callback_allow: tuple[Network, ...] = ()  # source networks; () allows any
     callback_trusted: tuple[Network, ...] = ()  # proxies whose X-Forwarded-For counts
     shard: Shard = field(default_factory=Shard)
+    metric_filter: MetricFilter = field(default_factory=MetricFilter)  # config metrics
     generation: int = 0
     by_name: Mapping[str, TargetSpec] = field(init=False, repr=False, compare=False)
 
@@ -81,6 +83,7 @@ def build(config: Config, shard: Shard | None = None, generation: int = 0) -> tu
         callback_allow=networks(config.callbacks.allow_networks),
         callback_trusted=networks(config.callbacks.trusted_proxies),
         shard=shard,
+        metric_filter=MetricFilter(tuple(config.metrics.allow), tuple(config.metrics.deny)),
         generation=generation,
     )
     return runtime, p
