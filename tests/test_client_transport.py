@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from exporter.client import ClientSettings, CssClient, classify
+from exporter.client import EMPTY_PAGE, ClientSettings, CssClient, classify
 from exporter.model import ApiError, ErrorClass, StreamKey, StreamState
 
 SECRET_ID = "AKIDtransport000000000000000000000000"
@@ -467,3 +467,25 @@ def test_send_limits_keep_every_second_of_arrivals_within_the_budget(
         busiest = max(busiest, i - j + 1)
     assert busiest <= 5
     assert gated[-1] - gated[0] >= 2.0  # 12 calls at 5 a second
+
+
+NOTHING_LIVE_ANSWER = (
+    b'{"Response": {"Error": {"Code": "FailedOperation.HasNotLivingStream", "Message": "none"},'
+    b' "RequestId": "6a7f1a3e-0000-4000-8000-000000000002"}}'
+)
+
+
+def test_nothing_live_is_an_empty_page_of_either_list(peers: Callable[..., Peer]) -> None:
+    # PushInfoList answers it when nothing is online (css-api-facts.md); OnlineList reads it the
+    # same way should it ever come, rather than turning a whole domain unknown.
+    def serve(conn: socket.socket) -> None:
+        while read_request(conn):
+            conn.sendall(http_answer(NOTHING_LIVE_ANSWER))
+
+    peer = peers(serve)
+    c = client(peer.host, 5)
+    for result in (
+        c.online_page("push.example.com", "live", 1, 100),
+        c.push_page("push.example.com", "live", 1, 100),
+    ):
+        assert result == EMPTY_PAGE

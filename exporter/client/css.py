@@ -184,7 +184,10 @@ class CssClient:
 
     def online_page(self, domain: str, app: str, page: int, size: int) -> Page | ApiError:
         params = {"DomainName": domain, "AppName": app, "PageNum": page, "PageSize": size}
-        result = self.call(cssapi.ONLINE_LIST, params, parse_online_page)
+        # OnlineList documents an empty list for "nothing online", but HasNotLivingStream is
+        # the product's answer for that elsewhere (PushInfoList): were it ever given here,
+        # reading it as an error would turn every stream of the domain unknown.
+        result = self.call(cssapi.ONLINE_LIST, params, parse_online_page, empty=EMPTY_PAGE)
         assert not isinstance(result, dict)
         return result
 
