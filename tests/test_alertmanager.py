@@ -71,7 +71,9 @@ def labels_of(name: str) -> set[str]:
         joined = re.findall(r"\bon \(([^)]*)\)", rule["expr"])
         own = {label.strip() for group in joined for label in group.split(",")}
         return {"job", "instance"} | own | static
-    return {label.strip() for label in by.group(1).split(",")} | static
+    # label_replace(..., "dst", ...) adds a label to what the aggregation keeps.
+    added = set(re.findall(r'label_replace\([^"]*"([a-z_]+)"', rule["expr"], re.S))
+    return {label.strip() for label in by.group(1).split(",")} | added | static
 
 
 def test_amtool_accepts_the_example() -> None:

@@ -40,6 +40,7 @@ ALERTS = {
     "StreamPushRestarting": "warning",
     "ApiThrottled": "warning",
     "ApiAuthFailing": "critical",
+    "ApiPermissionDenied": "warning",
     "ApiUnreachable": "critical",
     "ApiErrorsHigh": "warning",
     "ExporterPollingBehind": "warning",
