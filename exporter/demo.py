@@ -8,7 +8,10 @@ the shortest allowed so that changes show fast.
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +39,43 @@ PLAY_DOMAINS = (
 STATE_TARGET = ("push.demo-b.example.com", "live")
 
 
+# Scheduled streams: rehearsal-main (always on air in the scenario) rehearses in 7-minute slots
+# every 10 minutes, so that window edges pass while one watches; archive-replay (never on air) is
+# due on air a minute after the demo starts, so that StreamDidNotStart fires a minute later.
+SCHEDULED = {"rehearsal-main": "rehearsals", "archive-replay": "replay-slot"}
+SLOT, SLOT_ON, SLOTS = 600, 420, 36  # seconds; six hours of rehearsals
+
+
+def _schedules(now: float) -> dict[str, Any]:
+    def at(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, dt.UTC).isoformat()
+
+    start = now - 60  # a window opened a minute ago: the demo starts in one, whatever the time
+    slots = [
+        {"start": at(start + i * SLOT), "end": at(start + i * SLOT + SLOT_ON)} for i in range(SLOTS)
+    ]
+    return {
+        "rehearsals": {"time_zone": "UTC", "once": slots},
+        "replay-slot": {
+            "time_zone": "UTC",
+            "once": [{"start": at(now + 60), "end": at(now + 6 * 3600)}],
+            "start_grace": "1m",
+        },
+    }
+
+
 def _entry(stream: str) -> dict[str, Any]:
+    if stream in SCHEDULED:
+        return {"name": stream, "expect_live": {"schedule": SCHEDULED[stream]}, "down_after": "30s"}
     # Every demo stream whose name says it should be on air is marked for alerting.
     if "studio" in stream or "main" in stream:
         return {"name": stream, "expect_live": True, "down_after": "30s"}
     return {"name": stream}
 
 
-def demo_config(sim_url: str, streams: list[tuple[str, str, str]]) -> Config:
+def demo_config(
+    sim_url: str, streams: list[tuple[str, str, str]], wall: Callable[[], float] = time.time
+) -> Config:
     by_target: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for domain, app, stream in streams:
         by_target[(domain, app)].append(_entry(stream))
@@ -79,9 +111,13 @@ def demo_config(sim_url: str, streams: list[tuple[str, str, str]]) -> Config:
                     ],
                     # Error codes every minute, so that their counters move within a minute.
                     "playback": {"error_interval": "1m", "error_window": "5m"},
+                    # Why streams stopped and whether callbacks arrive, within the first minute.
+                    "event_history": {"interval": "30s"},
+                    "callback_audit": {"interval": "30s"},
                 }
             ],
             "targets": targets,
+            "schedules": _schedules(wall()),
         }
     )
 

@@ -8,6 +8,7 @@ request. A config equal to the running one changes nothing at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import threading
@@ -63,6 +64,8 @@ class Coalescer(Generic[T]):
 def _reveal(value: object) -> object:
     if isinstance(value, SecretStr):
         return value.get_secret_value()
+    if isinstance(value, dt.date | dt.time):  # schedules' dated windows and weekly times
+        return value.isoformat()
     raise TypeError(type(value).__name__)
 
 

@@ -44,3 +44,21 @@ def test_the_fingerprint_sees_every_change_secrets_included() -> None:
     assert one != fingerprint(parse_config(base.replace("k1", "k2") + targets))
     assert one != fingerprint(parse_config(base + targets.replace("[s]", "[s, t]")))
     assert "k1" not in one
+
+
+def test_the_fingerprint_of_schedules_with_dated_windows_and_times() -> None:
+    # Dated windows are datetimes and weekly times are times: neither is JSON (a config with
+    # `once` windows used to crash the exporter at start).
+    config = """
+accounts: [{name: a}]
+schedules:
+  show:
+    time_zone: Asia/Shanghai
+    weekly: [{days: [mon], start: "19:00", end: "20:00"}]
+    once: [{start: 2026-12-20T19:00:00+08:00, end: 2026-12-20T22:00:00+08:00}]
+targets: [{domain: d.example.com, streams: [{name: s, expect_live: {schedule: show}}]}]
+"""
+    one = fingerprint(parse_config(config))
+    assert one == fingerprint(parse_config(config))
+    assert one != fingerprint(parse_config(config.replace("22:00:00", "23:00:00")))
+    assert one != fingerprint(parse_config(config.replace('"20:00"', '"20:30"')))
