@@ -12,7 +12,10 @@ used by tests/test_prometheus_integration.py.
 from __future__ import annotations
 
 import json
+import math
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -56,7 +59,7 @@ GRAFANA_BUILTIN_VARIABLES = {
 # Per dashboard: the filters it must offer, and the variables every selector of a per-stream
 # (or, for the health dashboard, every) metric must use.
 REQUIRED_VARIABLES = {
-    "tencent-live-overview": ["account", "domain", "app", "stream", "env", "expect_live"],
+    "tencent-live-overview": ["account", "domain", "app", "stream", "expect_live"],
     "tencent-live-stream-detail": ["account", "domain", "app", "stream"],
     "tencent-live-exporter-health": ["job", "account"],
 }
@@ -349,6 +352,487 @@ def test_stream_links_point_to_the_stream_detail_dashboard() -> None:
             assert url.startswith("/d/tencent-live-stream-detail/"), url
             for var in REQUIRED_VARIABLES["tencent-live-stream-detail"]:
                 assert f"var-{var}=" in url
+
+
+# --- job/instance, annotations, thresholds, runbook links (issue 20) -------------------------
+
+RUNBOOK = ROOT / "docs" / "runbook.md"
+GOLDEN_EXPOSITION = ROOT / "tests" / "golden" / "e2e.prom"
+PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
+SCOPE = ('job="$job"', 'instance=~"$instance"')
+# Every variable a dashboard may define: the data source, the exporter (job, instance) and the
+# labels docs/metrics.md documents. A label only the demo sets (such as `env`) is not one.
+KNOWN_VARIABLES = {
+    "datasource",
+    "job",
+    "instance",
+    "account",
+    "domain",
+    "app",
+    "stream",
+    "expect_live",
+    "play_domain",
+    "filters",
+}
+# Dashboards whose graphs carry the state-change annotation.
+STREAM_DASHBOARDS = ("tencent-live-overview", "tencent-live-stream-detail")
+# The labels of each annotation query's result (the promtool test checks them).
+RESULT_LABELS = {
+    "State changes": {"job", "instance", "account", "domain", "app", "stream", "source", "state"},
+    "Config reloads": {"job", "instance"},
+    "Config reload failed": {"job", "instance"},
+}
+
+
+def annotation_queries(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in dashboard["annotations"]["list"] if "target" in a]
+
+
+def expressions_of(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, PromQL) for every panel target, query annotation and query variable's selector."""
+    for panel, target in panel_targets(dashboard):
+        yield f"panel {panel['title']!r} [{target['refId']}]", target["expr"]
+    for annotation in annotation_queries(dashboard):
+        yield f"annotation {annotation['name']!r}", annotation["target"]["expr"]
+    for variable in query_variables(dashboard):
+        m = re.fullmatch(r"\s*label_values\((.*),\s*\w+\s*\)\s*", variable_query(variable), re.S)
+        if m:
+            yield f"variable {variable['name']!r}", m.group(1)
+
+
+def selectors(expr: str) -> Iterator[tuple[str, str]]:
+    """(metric name, its label matchers) for every metric a PromQL expression selects."""
+    for name in metric_names(expr):
+        for m in re.finditer(rf"(?<![\w:]){re.escape(name)}(?![\w:])(\{{[^}}]*\}})?", expr):
+            yield name, m.group(1) or ""
+
+
+@cache
+def exposed_names() -> frozenset[str]:
+    """Metric names of the golden exposition: its families (histograms with their series) and
+    every sample's name."""
+    names: set[str] = set()
+    for line in GOLDEN_EXPOSITION.read_text().splitlines():
+        m = re.match(r"# TYPE (\S+) (\S+)", line)
+        if m:
+            names.add(m.group(1))
+            if m.group(2) == "histogram":
+                names.update(m.group(1) + s for s in ("_bucket", "_sum", "_count"))
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return frozenset(names)
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors of docs/runbook.md's headings."""
+    anchors = set()
+    for line in RUNBOOK.read_text().splitlines():
+        m = re.match(r"#{1,6} (.+)", line)
+        if m:
+            anchors.add(re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-"))
+    return anchors
+
+
+def runbook_base() -> str:
+    bases = set(re.findall(r'runbook_url: "?([^"#\s]+)#', ALERTS_FILE.read_text()))
+    assert len(bases) == 1, bases
+    return bases.pop()
+
+
+def panel_links(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    for panel in all_panels(dashboard):
+        for link in panel.get("links", []):
+            yield panel, link
+
+
+def threshold_values(panel: dict[str, Any]) -> set[float]:
+    """Every threshold step of a panel, its defaults' and its overrides'."""
+    configs = [panel["fieldConfig"]["defaults"].get("thresholds", {})]
+    for override in panel["fieldConfig"].get("overrides", []):
+        configs += [p["value"] for p in override["properties"] if p["id"] == "thresholds"]
+    return {s["value"] for c in configs for s in c.get("steps", []) if s["value"] is not None}
+
+
+def panel_titled(uid: str, title: str) -> dict[str, Any]:
+    [path] = [p for p in dashboard_files() if DASHBOARD_UIDS[p.name] == uid]
+    [panel] = [p for p in all_panels(load_dashboard(path)) if p["title"] == title]
+    return panel
+
+
+def alert_expr(name: str) -> str:
+    [rule] = [r for r in alert_rules() if r["alert"] == name]
+    return str(rule["expr"])
+
+
+# A Grafana value for every variable, to hand the expressions to promtool.
+GRAFANA_TEST_VALUES = {
+    "__interval": "1m",
+    "__interval_ms": "60000",
+    "__rate_interval": "1m",
+    "__range": "1h",
+    "__range_s": "3600",
+    "__range_ms": "3600000",
+    "job": "j",
+    "account": "a",
+    "domain": "push.example.com",
+    "app": "live",
+    "stream": "s",
+    "play_domain": "play.example.com",
+}
+
+
+def concrete(dashboard: dict[str, Any], expr: str) -> str:
+    """``expr`` as Grafana would send it: "All" variables as their allValue, the others as
+    GRAFANA_TEST_VALUES."""
+    values = dict(GRAFANA_TEST_VALUES)
+    for variable in query_variables(dashboard):
+        if variable.get("includeAll"):
+            values[variable["name"]] = variable["allValue"]
+
+    def value(m: re.Match[str]) -> str:
+        return values[m.group(1) or m.group(2)]
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
+
+
+def test_provisioned_form_needs_no_input(dashboard: dict[str, Any]) -> None:
+    """File provisioning fills no __inputs: the provisioned form names its data source only
+    through the `datasource` variable."""
+    assert "${DS_" not in json.dumps(dashboard)
+    for annotation in annotation_queries(dashboard):
+        assert annotation["datasource"] == DS_REF, annotation["name"]
+
+
+def test_job_and_instance_variables(dashboard: dict[str, Any]) -> None:
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names[1:3] == ["job", "instance"]  # right after the data source: the rest use them
+    job, instance = variables["job"], variables["instance"]
+    assert variable_query(job) == "label_values(tencent_live_exporter_build_info, job)"
+    assert not job["multi"] and not job["includeAll"]
+    assert variable_query(instance) == (
+        'label_values(tencent_live_exporter_build_info{job="$job"}, instance)'
+    )
+    assert instance["multi"] and instance["includeAll"] and instance["allValue"] == ".*"
+
+
+def test_no_demo_only_variables(dashboard: dict[str, Any]) -> None:
+    names = {v["name"] for v in dashboard["templating"]["list"]}
+    assert names <= KNOWN_VARIABLES
+    assert "env" not in names
+    # Grafana's own: "All", a table row's fields in a link, the time range in a link.
+    grafana = GRAFANA_BUILTIN_VARIABLES | {"__all", "__data", "__url_time_range"}
+    assert used_variables(json.dumps(dashboard)) <= names | grafana
+
+
+def test_every_query_is_scoped_to_job_and_instance(dashboard: dict[str, Any]) -> None:
+    """Every selector of every panel, annotation and variable query (but those of the job and
+    instance variables themselves) has job="$job" and instance=~"$instance"."""
+    checked = 0
+    for where, expr in expressions_of(dashboard):
+        if where in ("variable 'job'", "variable 'instance'"):
+            continue
+        for name, matchers in selectors(expr):
+            missing = [s for s in SCOPE if s not in matchers]
+            assert not missing, f"{where}: {name}{matchers} lacks {missing}"
+            checked += 1
+    assert checked > 20
+
+
+def test_stream_links_keep_job_and_instance() -> None:
+    urls = re.findall(r'"url": "(/d/[^"]*)"', (DASHBOARD_DIR / "overview.json").read_text())
+    assert urls
+    for url in urls:
+        assert "var-job=${job}" in url and "${instance:queryparam}" in url, url
+
+
+def test_every_metric_is_exposed(dashboard: dict[str, Any]) -> None:
+    """Every name a panel, annotation or variable selects is a family of the contract
+    (docs/metrics.md) and of the exporter's golden exposition, or one of Prometheus' own."""
+    assert len(exposed_names()) > 80, "could not parse tests/golden/e2e.prom"
+    for where, expr in expressions_of(dashboard):
+        names = metric_names(expr)
+        assert names, f"{where}: no metric in {expr!r}"
+        for name in names - PROMETHEUS_SERIES:
+            if name.startswith("process_"):
+                continue
+            assert name in contract_metrics(), f"{where}: {name} not in docs/metrics.md"
+            assert name in exposed_names(), f"{where}: {name} not in tests/golden/e2e.prom"
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_every_expression_parses(tmp_path: Path) -> None:
+    """Every expression of every dashboard, as Grafana sends it, is valid PromQL to promtool."""
+    rules = []
+    for path in dashboard_files():
+        dashboard = load_dashboard(path)
+        for i, (_, expr) in enumerate(expressions_of(dashboard)):
+            record = f"check:{dashboard['uid'].replace('-', '_')}:{i}"
+            rules.append({"record": record, "expr": concrete(dashboard, expr)})
+    assert len(rules) > 150
+    file = tmp_path / "dashboards.rules.yml"
+    file.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run(
+        ["promtool", "check", "rules", str(file)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_annotations(dashboard: dict[str, Any]) -> None:
+    builtin, *queries = dashboard["annotations"]["list"]
+    assert builtin["builtIn"] == 1  # Grafana's own annotations and alerts stay first
+    by_name = {a["name"]: a for a in queries}
+    expected = {"Config reloads", "Config reload failed"}
+    if dashboard["uid"] in STREAM_DASHBOARDS:
+        expected.add("State changes")
+    assert set(by_name) == expected
+    for a in queries:
+        assert a["enable"] and not a["hide"], a["name"]
+        assert a["target"]["refId"] and a["target"]["expr"].strip(), a["name"]
+        assert a["titleFormat"] and a["textFormat"], a["name"]
+        # Grafana's Prometheus annotations read tagKeys, titleFormat and textFormat from the
+        # annotation and the query from its target (packages/grafana-prometheus/src/annotations.ts);
+        # the labels they name are those of the query's result (the promtool test below).
+        labels = re.findall(r"\{\{(\w+)\}\}", a["titleFormat"] + a["textFormat"])
+        labels += a["tagKeys"].split(",")
+        assert set(labels) <= RESULT_LABELS[a["name"]], a["name"]
+    # Events at the exact time of the change: the timestamp's value, in milliseconds.
+    reload = by_name["Config reloads"]
+    assert reload["useValueForTime"]
+    expr = reload["target"]["expr"]
+    assert expr.startswith("1000 * ")
+    assert metric_names(expr) == {
+        "tencent_live_exporter_config_last_reload_success_timestamp_seconds"
+    }
+    failed = by_name["Config reload failed"]
+    assert not failed["useValueForTime"]
+    assert metric_names(failed["target"]["expr"]) == {
+        "tencent_live_exporter_config_last_reload_successful"
+    }
+    if "State changes" in by_name:
+        state = by_name["State changes"]
+        assert state["useValueForTime"]
+        assert "{{state}}" in state["titleFormat"]
+        assert metric_names(state["target"]["expr"]) == {
+            "tencent_live_stream_last_change_timestamp_seconds",
+            "tencent_live_stream_state",
+        }
+        # The dashboard's stream filters apply to the annotation as to the panels.
+        for name, matchers in selectors(state["target"]["expr"]):
+            missing = [v for v in REQUIRED_VARIABLES[dashboard["uid"]] if f"${v}" not in matchers]
+            assert not missing, f"{name}{matchers} lacks {missing}"
+
+
+ANNOTATION_TEST = """
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      # A stream on air since 100 s (the online list told), off air at 230 s (the state API),
+      # banned at 320 s (the forbid list): one timestamp series at a time, as the exporter has.
+      - series: 'tencent_live_stream_last_change_timestamp_seconds{{{stream},source="online_list"}}'
+        values: '100 100 100 100 stale'
+      - series: 'tencent_live_stream_last_change_timestamp_seconds{{{stream},source="state_api"}}'
+        values: '_ _ _ _ 230 230 stale'
+      - series: 'tencent_live_stream_last_change_timestamp_seconds{{{stream},source="forbid_list"}}'
+        values: '_ _ _ _ _ _ 320 320'
+      - series: 'tencent_live_stream_state{{{stream},state="active"}}'
+        values: '1 1 1 1 0 0 0 0'
+      - series: 'tencent_live_stream_state{{{stream},state="inactive"}}'
+        values: '0 0 0 0 1 1 0 0'
+      - series: 'tencent_live_stream_state{{{stream},state="forbid"}}'
+        values: '0 0 0 0 0 0 1 1'
+      # Loaded at 30 s; a reload refused at 2 min; one accepted at 300 s.
+      - series: 'tencent_live_exporter_config_last_reload_success_timestamp_seconds{{{exporter}}}'
+        values: '30 30 30 30 30 300 300 300'
+      - series: 'tencent_live_exporter_config_last_reload_successful{{{exporter}}}'
+        values: '1 1 0 0 1 1 1 1'
+    promql_expr_test:
+{cases}
+"""
+
+
+def _annotation_cases(dashboard: dict[str, Any], name: str, samples: dict[int, Any]) -> str:
+    [annotation] = [a for a in annotation_queries(dashboard) if a["name"] == name]
+    expr = concrete(dashboard, annotation["target"]["expr"])
+    out = []
+    for minute in range(8):
+        out.append(f"      - expr: {json.dumps(expr)}\n        eval_time: {minute}m\n")
+        if minute in samples:
+            labels, value = samples[minute]
+            out.append(f"        exp_samples:\n          - labels: '{labels}'\n")
+            out.append(f"            value: {value}\n")
+        else:
+            out.append("        exp_samples: []\n")
+    return "".join(out)
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+@pytest.mark.parametrize("uid", STREAM_DASHBOARDS)
+def test_annotations_mark_each_change_once_at_its_time(uid: str, tmp_path: Path) -> None:
+    """promtool evaluates the annotation queries on a story: one event per change, at the step
+    after it, whose value is the change's time in ms (Grafana places the event there), and none
+    at the steps in between; the failed reload is a region while it lasts."""
+    [path] = [p for p in dashboard_files() if DASHBOARD_UIDS[p.name] == uid]
+    dashboard = load_dashboard(path)
+    exporter = 'job="j",instance="exporter:9879"'
+    stream = exporter + ',account="a",domain="push.example.com",app="live",stream="s"'
+    s = "{" + stream
+    cases = _annotation_cases(
+        dashboard,
+        "State changes",
+        {
+            0: (s + ',source="online_list",state="active"}', 100000),
+            4: (s + ',source="state_api",state="inactive"}', 230000),
+            6: (s + ',source="forbid_list",state="forbid"}', 320000),
+        },
+    )
+    cases += _annotation_cases(
+        dashboard,
+        "Config reloads",
+        {0: ("{" + exporter + "}", 30000), 5: ("{" + exporter + "}", 300000)},
+    )
+    failed = {m: ("{" + exporter + "}", 1) for m in (2, 3)}
+    cases += _annotation_cases(dashboard, "Config reload failed", failed)
+    file = tmp_path / "annotations_test.yml"
+    file.write_text(ANNOTATION_TEST.format(stream=stream, exporter=exporter, cases=cases))
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(file)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_runbook_links_point_at_the_runbook(dashboard: dict[str, Any]) -> None:
+    """Every panel link is a runbook link: the alert rules' runbook base (scripts/gen-rules
+    --runbook-base) and an anchor of docs/runbook.md."""
+    base, anchors = runbook_base(), runbook_anchors()
+    for panel, link in panel_links(dashboard):
+        assert link["title"].startswith("Runbook: "), panel["title"]
+        url, _, anchor = link["url"].partition("#")
+        assert url == base, f"{panel['title']}: {link['url']}"
+        assert anchor in anchors, f"{panel['title']}: no section #{anchor} in docs/runbook.md"
+        # The title names the alert (or section) the anchor is GitHub's slug of.
+        named = link["title"].removeprefix("Runbook: ")
+        assert re.sub(r"[^\w\- ]", "", named.lower()).replace(" ", "-") == anchor
+        assert link["targetBlank"] is True
+
+
+def test_alert_related_panels_link_their_runbook(dashboard: dict[str, Any]) -> None:
+    """A panel that names an alert (in its title or description) links that alert's runbook."""
+    alerts = [r["alert"] for r in alert_rules()]
+    for panel in all_panels(dashboard):
+        text = f"{panel['title']} {panel.get('description', '')}"
+        named = {a for a in alerts if re.search(rf"\b{a}\b", text)}
+        linked = {link["title"].removeprefix("Runbook: ") for link in panel.get("links", [])}
+        assert named <= linked, f"{panel['title']}: no runbook link for {sorted(named - linked)}"
+
+
+def test_every_alert_has_a_panel_with_its_runbook_link() -> None:
+    linked = {
+        link["url"].partition("#")[2]
+        for path in dashboard_files()
+        for _, link in panel_links(load_dashboard(path))
+    }
+    missing = [r["alert"] for r in alert_rules() if r["alert"].lower() not in linked]
+    assert not missing, f"no dashboard panel links the runbook of {missing}"
+
+
+# (dashboard, panel, alert, the alert's threshold in its expression, scale to the panel's unit)
+ALERT_THRESHOLDS = [
+    ("tencent-live-exporter-health", "API error ratio", "ApiErrorsHigh", r"\)\s*>\s*([\d.]+)\s*$"),
+    (
+        "tencent-live-overview",
+        "5xx ratio per play domain",
+        "PlayDomain5xxHigh",
+        r"\)\s*>\s*([\d.]+)",
+    ),
+    (
+        "tencent-live-exporter-health",
+        "Since the last successful API call",
+        "ApiUnreachable",
+        r"last_success_timestamp_seconds\)\s*<\s*(\d+)",
+    ),
+    (
+        "tencent-live-exporter-health",
+        "Poll lag, share of the interval",
+        "ExporterPollingBehind",
+        r"\(([\d.]+) \* max by",
+    ),
+    ("tencent-live-overview", "Viewer data age", "StreamNoViewers", r"\)\s*<\s*(\d+)"),
+    ("tencent-live-stream-detail", "Viewer data age", "ViewersCollapsed", r"\)\s*<\s*(\d+)"),
+    ("tencent-live-overview", "Certificates", "PlayDomainCertificateExpiring", r"< (\d+ \* 86400)"),
+    (
+        "tencent-live-overview",
+        "Certificates",
+        "PlayDomainCertificateExpiringCritical",
+        r"< (\d+ \* 86400)",
+    ),
+    ("tencent-live-overview", "Packages", "LivePackageNearlyUsedUp", r"ratio > ([\d.]+)"),
+    ("tencent-live-overview", "Packages", "LivePackageExpiring", r"< (\d+ \* 86400)"),
+]
+
+
+@pytest.mark.parametrize(("uid", "title", "alert", "pattern"), ALERT_THRESHOLDS)
+def test_thresholds_are_the_alerts(uid: str, title: str, alert: str, pattern: str) -> None:
+    """A panel an alert watches shows the alert's threshold, read from prometheus/alerts.yml."""
+    m = re.search(pattern, alert_expr(alert), re.M)
+    assert m, f"{alert}: threshold not found"
+    value = math.prod(float(f) for f in m.group(1).split("*"))  # 0.2, or 14 * 86400
+    panel = panel_titled(uid, title)
+    assert value in threshold_values(panel), f"{title}: no threshold at {value} ({alert})"
+    if panel["type"] == "timeseries":
+        style = panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
+        assert style != "off", title
+    assert any(link["title"] == f"Runbook: {alert}" for link in panel["links"]), title
+
+
+def test_budget_thresholds() -> None:
+    """Allowed below the budget is ApiThrottled's condition (red under 100%); the calls reaching
+    the budget stretch the intervals (red at 100%)."""
+    assert re.search(
+        r"\(tencent_live_api_allowed_requests_per_second\)\s*< on [^)]*\)\s*"
+        r"max by [^)]*\) \(tencent_live_api_budget_requests_per_second\)",
+        alert_expr("ApiThrottled"),
+    )
+    allowed = panel_titled("tencent-live-exporter-health", "Allowed rate, share of budget")
+    assert [s["color"] for s in allowed["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [
+        "red",
+        "green",
+    ]
+    assert threshold_values(allowed) == {1}
+    expr = allowed["targets"][0]["expr"]
+    assert metric_names(expr) == {
+        "tencent_live_api_allowed_requests_per_second",
+        "tencent_live_api_budget_requests_per_second",
+    }
+    used = panel_titled("tencent-live-exporter-health", "API budget used")
+    assert 1 in threshold_values(used)
+    assert metric_names(used["targets"][0]["expr"]) == {
+        "tencent_live_api_requests_total",
+        "tencent_live_api_budget_requests_per_second",
+    }
+
+
+def test_scrape_duration_threshold_is_the_scrape_timeout() -> None:
+    [job] = yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
+    timeout = float(job["scrape_timeout"].removesuffix("s"))
+    assert timeout in threshold_values(
+        panel_titled("tencent-live-exporter-health", "Scrape duration")
+    )
+
+
+def test_viewers_collapse_line_is_the_alerts() -> None:
+    """The stream's viewers graph draws ViewersCollapsed's bar: a share of the 10-minute peak."""
+    m = re.search(
+        r"< ([\d.]+) \* max_over_time\(tencent_live_stream_viewers\[(\w+)\]\)",
+        alert_expr("ViewersCollapsed"),
+    )
+    assert m
+    panel = panel_titled("tencent-live-stream-detail", "Viewers")
+    line = f"{m.group(1)} * max_over_time(tencent_live_stream_viewers{{"
+    assert any(line in t["expr"] and f"[{m.group(2)}])" in t["expr"] for t in panel["targets"])
+    overview = panel_titled("tencent-live-overview", "Viewers collapsed")
+    assert f"< {m.group(1)} * max_over_time" in overview["targets"][0]["expr"]
 
 
 # --- Grafana-managed alert rules --------------------------------------------------------------
