@@ -1,9 +1,12 @@
 """Lint of the Grafana dashboards and the Grafana-managed alert rules.
 
-The dashboards must import (``__inputs``/``__requires``) and provision (a ``datasource`` variable
-instead of a fixed data source) cleanly, lay out without overlaps, set units, and name only metrics
-of the contract in docs/metrics.md (or Prometheus' own series). The Grafana alert rules must stay
-equivalent to prometheus/alerts.yml.
+The dashboards must provision (grafana/dashboards/: a ``datasource`` variable instead of a fixed
+data source) and import (grafana/import/, written by scripts/gen-dashboards: ``${DS_PROMETHEUS}``
+declared in ``__inputs``, ``__requires``) cleanly, lay out without overlaps, set units, filter
+every query by ``job`` and ``instance``, name only metrics of the contract in docs/metrics.md and
+the golden exposition (or Prometheus' own series), parse as PromQL, annotate state changes and
+reloads, draw the alerts' thresholds and link their runbook sections. The Grafana alert rules must
+stay equivalent to prometheus/alerts.yml.
 
 The helpers here (metric names in PromQL, the contract, the expressions of a dashboard) are also
 used by tests/test_prometheus_integration.py.
@@ -11,11 +14,14 @@ used by tests/test_prometheus_integration.py.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import math
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -354,11 +360,13 @@ def test_stream_links_point_to_the_stream_detail_dashboard() -> None:
                 assert f"var-{var}=" in url
 
 
-# --- job/instance, annotations, thresholds, runbook links (issue 20) -------------------------
+# --- the import form, job/instance, annotations, thresholds, runbook links (issue 20) ---------
 
+IMPORT_DIR = ROOT / "grafana" / "import"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 GOLDEN_EXPOSITION = ROOT / "tests" / "golden" / "e2e.prom"
 PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
+IMPORT_REF = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 SCOPE = ('job="$job"', 'instance=~"$instance"')
 # Every variable a dashboard may define: the data source, the exporter (job, instance) and the
 # labels docs/metrics.md documents. A label only the demo sets (such as `env`) is not one.
@@ -382,6 +390,26 @@ RESULT_LABELS = {
     "Config reloads": {"job", "instance"},
     "Config reload failed": {"job", "instance"},
 }
+GRAFANA_ANNOTATIONS = {"type": "grafana", "uid": "-- Grafana --"}
+
+
+def import_files() -> list[Path]:
+    return sorted(IMPORT_DIR.glob("*.json"))
+
+
+@pytest.fixture(params=sorted(DASHBOARD_UIDS), ids=sorted(DASHBOARD_UIDS))
+def imported(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return load_dashboard(IMPORT_DIR / request.param)
+
+
+def _script(name: str) -> Any:
+    module_name = name.replace("-", "_")
+    loader = importlib.machinery.SourceFileLoader(module_name, str(ROOT / "scripts" / name))
+    spec = importlib.util.spec_from_loader(module_name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 def annotation_queries(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
@@ -495,12 +523,93 @@ def concrete(dashboard: dict[str, Any], expr: str) -> str:
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", value, expr)
 
 
+def test_import_form_is_generated_and_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen-dashboards"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in import_files()} == set(DASHBOARD_UIDS)
+    gen = _script("gen-dashboards")
+    for path in dashboard_files():
+        assert load_dashboard(IMPORT_DIR / path.name) == gen.import_form(load_dashboard(path))
+
+
+def test_import_form(imported: dict[str, Any]) -> None:
+    """What Grafana's "Import dashboard" needs: an input for the data source, used everywhere,
+    no fixed data source, and what it requires."""
+    text = json.dumps(imported)
+    declared = {i["name"] for i in imported["__inputs"]}
+    assert declared == {"DS_PROMETHEUS"}
+    assert set(re.findall(r"\$\{(DS_\w+)\}", text)) == declared  # every input used and declared
+    assert imported["id"] is None
+    requires = {(r["type"], r["id"]) for r in imported["__requires"]}
+    assert {("grafana", "grafana"), ("datasource", "prometheus")} <= requires
+    types = {p["type"] for p in all_panels(imported) if p["type"] != "row"}
+    assert {("panel", t) for t in types} <= requires
+    assert "datasource" not in {v["name"] for v in imported["templating"]["list"]}
+    assert not re.search(r"\$\{?datasource\b|var-datasource", text)
+    for panel in all_panels(imported):
+        if panel["type"] != "row":
+            assert panel["datasource"] == IMPORT_REF, panel["title"]
+            assert all(t["datasource"] == IMPORT_REF for t in panel["targets"]), panel["title"]
+    for variable in imported["templating"]["list"]:
+        assert variable["datasource"] == IMPORT_REF, variable["name"]
+    for annotation in annotation_queries(imported):
+        assert annotation["datasource"] == IMPORT_REF, annotation["name"]
+    uids = set(re.findall(r'"uid": "([^"]*)"', text)) - {imported["uid"]}
+    assert uids == {"${DS_PROMETHEUS}", "-- Grafana --"}, "a fixed data source uid"
+
+
+def test_import_fills_every_data_source(imported: dict[str, Any]) -> None:
+    """Grafana's import (pkg/services/dashboardimport/utils/dash_template_evaluator.go) drops
+    __inputs and replaces each `${NAME}` of an input, in every string, by the value picked in
+    its form; nothing may be left to a variable that no longer exists."""
+    picked = {"${DS_PROMETHEUS}": "P1809F7CD0C75ACF3"}
+
+    def evaluate(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: evaluate(v) for k, v in value.items() if k != "__inputs"}
+        if isinstance(value, list):
+            return [evaluate(v) for v in value]
+        if isinstance(value, str):
+            return re.sub(r"\$\{.+?\}", lambda m: picked.get(m.group(), m.group()), value)
+        return value
+
+    result = evaluate(imported)
+    text = json.dumps(result)
+    assert "${DS_" not in text
+    refs = re.findall(r'"datasource": (\{[^{}]*\})', text)
+    assert refs
+    for ref in map(json.loads, refs):
+        assert ref in ({"type": "prometheus", "uid": "P1809F7CD0C75ACF3"}, GRAFANA_ANNOTATIONS)
+
+
 def test_provisioned_form_needs_no_input(dashboard: dict[str, Any]) -> None:
     """File provisioning fills no __inputs: the provisioned form names its data source only
     through the `datasource` variable."""
     assert "${DS_" not in json.dumps(dashboard)
     for annotation in annotation_queries(dashboard):
         assert annotation["datasource"] == DS_REF, annotation["name"]
+
+
+def test_provisioning_loads_the_source_form_only() -> None:
+    """The provider's folder is grafana/dashboards; the import form beside it is never loaded
+    (it has the same uids)."""
+    providers = yaml.safe_load(
+        (ROOT / "grafana" / "provisioning" / "dashboards" / "dashboards.yml").read_text()
+    )
+    [provider] = providers["providers"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounts = {}
+    for volume in compose["services"]["grafana"]["volumes"]:
+        host, container = volume.split(":")[:2]
+        mounts[container] = (ROOT / host).resolve()
+    assert mounts[provider["options"]["path"]] == DASHBOARD_DIR
+    assert not any(IMPORT_DIR.resolve().is_relative_to(m) for m in mounts.values())
 
 
 def test_job_and_instance_variables(dashboard: dict[str, Any]) -> None:
@@ -704,7 +813,7 @@ def test_annotations_mark_each_change_once_at_its_time(uid: str, tmp_path: Path)
 
 def test_runbook_links_point_at_the_runbook(dashboard: dict[str, Any]) -> None:
     """Every panel link is a runbook link: the alert rules' runbook base (scripts/gen-rules
-    --runbook-base) and an anchor of docs/runbook.md."""
+    --runbook-base; scripts/gen-dashboards follows it) and an anchor of docs/runbook.md."""
     base, anchors = runbook_base(), runbook_anchors()
     for panel, link in panel_links(dashboard):
         assert link["title"].startswith("Runbook: "), panel["title"]
@@ -735,6 +844,17 @@ def test_every_alert_has_a_panel_with_its_runbook_link() -> None:
     }
     missing = [r["alert"] for r in alert_rules() if r["alert"].lower() not in linked]
     assert not missing, f"no dashboard panel links the runbook of {missing}"
+
+
+def test_runbook_base_is_configurable() -> None:
+    gen = _script("gen-dashboards")
+    source = load_dashboard(DASHBOARD_DIR / "exporter-health.json")
+    rebased = gen.rebase(source, "https://wiki.example.com/live/runbook/")
+    links = [link["url"] for _, link in panel_links(rebased)]
+    assert links and all(u.startswith("https://wiki.example.com/live/runbook#") for u in links)
+    assert gen.rebase(rebased, runbook_base()) == source  # nothing else moved
+    alerts = ALERTS_FILE.read_text().replace(runbook_base(), "https://wiki.example.com/rb")
+    assert gen.runbook_base(alerts) == "https://wiki.example.com/rb"
 
 
 # (dashboard, panel, alert, the alert's threshold in its expression, scale to the panel's unit)
