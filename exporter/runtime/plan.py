@@ -141,7 +141,10 @@ def target_names(targets: list[Target]) -> list[str]:
     return names
 
 
-def client_settings(account: Account) -> ClientSettings:
+def client_settings(account: Account, budgets: Mapping[str, float]) -> ClientSettings:
+    """``budgets`` also bound each action's sends at the socket (ratelimit.SendGate): the pacer
+    releases calls evenly, but they reach the socket bunched by thread wake-ups, and Tencent
+    counts what arrives in each second."""
     c = account.credentials
     return ClientSettings(
         account=account.name,
@@ -151,6 +154,7 @@ def client_settings(account: Account) -> ClientSettings:
         secret_id=c.secret_id,
         secret_key=c.secret_key.get_secret_value() if c.secret_key else None,
         token=c.token.get_secret_value() if c.token else None,
+        send_limits=tuple(sorted(budgets.items())),
     )
 
 
@@ -261,7 +265,7 @@ def _account_spec(
     return AccountSpec(
         name=account.name,
         site=account.site_name,
-        settings=client_settings(account),
+        settings=client_settings(account, budgets),
         budgets=budgets,
         workers=account.max_workers or default_workers(budgets[cssapi.STATE]),
         forbid_interval=min(forbid) if forbid else None,
