@@ -38,9 +38,6 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 ROUTES = ROOT / "exporter" / "web" / "routes.py"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 ALERTS = ROOT / "prometheus" / "alerts.yml"
-# Pages another change is writing: a link to one is checked once the file exists (then drop it
-# from here), and tolerated until then.
-PENDING = {ROOT / "docs" / "dashboards.md"}
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.S)
@@ -280,8 +277,7 @@ def test_relative_links_point_at_files_and_headings_that_exist(page: Path) -> No
         file_part, _, anchor = link.partition("#")
         target = (page.parent / file_part).resolve() if file_part else page
         if not target.exists():
-            if target not in PENDING:
-                broken.append(f"{link}: no such file")
+            broken.append(f"{link}: no such file")
         elif anchor and target.suffix == ".md" and anchor not in anchors(target):
             broken.append(f"{link}: no heading #{anchor}")
     assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
