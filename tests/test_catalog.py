@@ -124,7 +124,7 @@ def test_changing_the_filter_re_renders_and_denied_text_is_not_kept() -> None:
     assert not expo.set_filter(MetricFilter(deny=("tencent_live_stream_push_*",)))  # same
     text = expo.render().decode()
     assert "tencent_live_stream_push_info" not in text
-    buckets = expo.expo._buckets  # what the cache keeps, not only what a scrape shows
+    buckets = expo.expo._buckets.all()  # what the cache keeps, not only what a scrape shows
     assert all("tencent_live_stream_push_info" not in b.packed for b in buckets)
     assert expo.set_filter(MetricFilter())
     assert "tencent_live_stream_push_info{" in expo.render().decode()

@@ -12,12 +12,9 @@ members as it sends them.
 
 from __future__ import annotations
 
-import bisect
-import gzip
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
@@ -27,6 +24,8 @@ from exporter.exposition.bucket import ALL_FAMILIES, StreamMeta, render_bucket
 from exporter.exposition.bucket import StatusReader as StatusReader  # re-exported
 from exporter.exposition.families import LabelPairs, format_labels, pack_push, split_families
 from exporter.exposition.filter import MetricFilter, Visible
+from exporter.exposition.index import BUCKET_SIZE, Bucket, BucketIndex
+from exporter.exposition.join import gzip_member, join
 from exporter.exposition.watch import ScheduleEdges, evaluator
 from exporter.history import History
 from exporter.model import PushInfo, StreamKey
@@ -37,24 +36,9 @@ StreamItem = (
     | tuple[StreamKey, LabelPairs, float | None, Watch | None]
 )
 
-BUCKET_SIZE = 256  # streams per bucket: a change re-renders this many streams at most
 KEEP_TEXT_STREAMS = 25_000  # above this, plain scrapes inflate gzip instead of caching text
 
-
-def _identity(data: bytes) -> bytes:
-    return data
-
-
-def _gzip(data: bytes) -> bytes:
-    # Level 1: most of the size win for a fraction of the time; mtime 0 keeps bytes stable.
-    return gzip.compress(data, compresslevel=1, mtime=0)
-
-
-@dataclass
-class _Bucket:
-    keys: list[StreamKey]
-    packed: dict[str, bytes] = field(default_factory=dict)  # family name -> gzip member
-    text: dict[str, bytes] | None = None  # the same uncompressed, for small expositions
+__all__ = ["BUCKET_SIZE", "KEEP_TEXT_STREAMS", "Bucket", "Exposition", "StatusReader"]
 
 
 class Exposition:
@@ -92,10 +76,8 @@ class Exposition:
         # Packed by pack_playback (viewers of streams on a play domain's push domains); None
         # once no play domain serves the stream (set and cleared, as the push values are).
         self._playback: dict[StreamKey, bytes | None] = {}
-        self._starts: list[StreamKey] = []
-        self._buckets: list[_Bucket] = []
-        self._dirty: set[int] = set()  # id() of dirty buckets
         self._dirty_event = dirty if dirty is not None else threading.Event()
+        self._buckets = BucketIndex(self._wake)  # under self._lock
         self._enabled = MetricFilter()  # the config's metrics allow/deny lists
 
     def set_filter(self, enabled: MetricFilter) -> bool:
@@ -105,8 +87,7 @@ class Exposition:
             if enabled == self._enabled:
                 return False
             self._enabled = enabled
-            for bucket in self._buckets:
-                self._mark(bucket)
+            self._buckets.mark_all()
             return True
 
     def family_names(self) -> list[str]:
@@ -119,11 +100,7 @@ class Exposition:
 
     # -- membership and changes (any thread) -----------------------------------------------
 
-    def _bucket_index(self, key: StreamKey) -> int:
-        return max(0, bisect.bisect_right(self._starts, key) - 1)
-
-    def _mark(self, bucket: _Bucket) -> None:
-        self._dirty.add(id(bucket))
+    def _wake(self) -> None:
         # Event.set takes a lock and notifies: 100k of them cost seconds in a list round.
         if not self._dirty_event.is_set():
             self._dirty_event.set()
@@ -162,20 +139,10 @@ class Exposition:
             if known and self._meta[key] == meta:
                 return
             self._meta[key] = meta
-            if not self._buckets:
-                self._buckets.append(_Bucket([key]))
-                self._starts.append(key)
-                self._mark(self._buckets[0])
-                return
-            i = self._bucket_index(key)
-            bucket = self._buckets[i]
-            if not known:
-                bisect.insort(bucket.keys, key)
-                self._starts[i] = bucket.keys[0]
-                if len(bucket.keys) >= 2 * BUCKET_SIZE:
-                    self._split(i)
-                    return
-            self._mark(bucket)
+            if known:
+                self._buckets.mark(self._buckets.of(key))
+            else:
+                self._buckets.insert(key)
 
     def set_streams(self, streams: Iterable[StreamItem]) -> None:
         """Bulk load (startup, reload): builds full buckets in one pass when starting empty; on a
@@ -186,12 +153,7 @@ class Exposition:
                 items = sorted(streams, key=lambda item: item[0])
                 for key, extra, down_after, *watch in items:
                     self._meta[key] = self._spec(extra, down_after, *watch)
-                keys = [item[0] for item in items]
-                for start in range(0, len(keys), BUCKET_SIZE):
-                    bucket = _Bucket(keys[start : start + BUCKET_SIZE])
-                    self._buckets.append(bucket)
-                    self._starts.append(bucket.keys[0])
-                    self._mark(bucket)
+                self._buckets.load([item[0] for item in items])
                 return
             added: list[StreamItem] = []
             changed: list[StreamKey] = []
@@ -205,19 +167,9 @@ class Exposition:
                 if meta is not old:
                     self._meta[key] = meta
                     changed.append(key)
-            self._mark_keys(changed)
+            self._buckets.mark_keys(changed, self._meta)
         for key, extra, down_after, *watch in sorted(added, key=lambda item: item[0]):
             self.set_stream(key, extra, down_after, *watch)
-
-    def _split(self, i: int) -> None:
-        bucket = self._buckets[i]
-        half = len(bucket.keys) // 2
-        left, right = _Bucket(bucket.keys[:half]), _Bucket(bucket.keys[half:])
-        self._dirty.discard(id(bucket))
-        self._buckets[i : i + 1] = [left, right]
-        self._starts[i : i + 1] = [left.keys[0], right.keys[0]]
-        self._mark(left)
-        self._mark(right)
 
     def remove_stream(self, key: StreamKey) -> None:
         with self._lock:
@@ -226,35 +178,12 @@ class Exposition:
             self._push.pop(key, None)
             self._playback.pop(key, None)
             self.history.forget(key)
-            i = self._bucket_index(key)
-            bucket = self._buckets[i]
-            j = bisect.bisect_left(bucket.keys, key)
-            if j < len(bucket.keys) and bucket.keys[j] == key:
-                del bucket.keys[j]
-            if not bucket.keys:
-                self._dirty.discard(id(bucket))
-                del self._buckets[i]
-                del self._starts[i]
-            else:
-                self._starts[i] = bucket.keys[0]
-                self._mark(bucket)
+            self._buckets.remove(key)
 
     def mark(self, keys: list[StreamKey]) -> None:
         """Mark the buckets of streams whose status changed for re-rendering (cheap)."""
         with self._lock:
-            self._mark_keys(keys)
-
-    def _mark_keys(self, keys: list[StreamKey]) -> None:
-        """Callers hold the lock. Many keys (a list round) mark every bucket: finding each
-        key's bucket costs a search, and most buckets would be marked anyway."""
-        if len(keys) > len(self._meta) // 8:
-            for bucket in self._buckets:
-                self._mark(bucket)
-            return
-        meta, buckets, index = self._meta, self._buckets, self._bucket_index
-        for key in keys:
-            if key in meta:
-                self._mark(buckets[index(key)])
+            self._buckets.mark_keys(keys, self._meta)
 
     def schedule_tick(self, now: float) -> int:
         """Re-render the streams whose schedule's answer changed by ``now`` (a window opened or
@@ -267,13 +196,12 @@ class Exposition:
             keys = [
                 k for k, m in self._meta.items() if m.watch is not None and m.watch.schedule in due
             ]
-            self._mark_keys(keys)
+            self._buckets.mark_keys(keys, self._meta)
         return len(keys)
 
     def mark_all(self) -> None:
         with self._lock:
-            for bucket in self._buckets:
-                self._mark(bucket)
+            self._buckets.mark_all()
 
     def set_push(self, updates: Mapping[StreamKey, PushInfo | None]) -> None:
         with self._lock:
@@ -284,18 +212,14 @@ class Exposition:
                     if self._push.get(key) is None:
                         continue
                     self._push[key] = None
-                    bucket = self._buckets[self._bucket_index(key)]
                 else:
                     packed = pack_push(info)
                     if self._push.get(key) == packed:
                         continue
-                    bucket = self._buckets[self._bucket_index(key)]
                     if key not in self._push:
-                        # Key by the tracked key object, not the caller's equal copy built
-                        # from an API answer: 50k copies would cost ~9 MB.
-                        key = bucket.keys[bisect.bisect_left(bucket.keys, key)]
+                        key = self._buckets.tracked(key)
                     self._push[key] = packed
-                self._mark(bucket)
+                self._buckets.mark(self._buckets.of(key))
 
     def set_playback(self, updates: Mapping[StreamKey, bytes | None]) -> int:
         """Viewer values (packed by pack_playback; None: none any more); returns how many
@@ -309,11 +233,10 @@ class Exposition:
                     continue
                 if packed is None and key not in values:
                     continue
-                bucket = self._buckets[self._bucket_index(key)]
                 if key not in values:
-                    key = bucket.keys[bisect.bisect_left(bucket.keys, key)]  # the tracked key
+                    key = self._buckets.tracked(key)
                 values[key] = packed
-                self._mark(bucket)
+                self._buckets.mark(self._buckets.of(key))
                 changed += 1
         return changed
 
@@ -350,10 +273,9 @@ class Exposition:
             return 0
         try:
             with self._lock:
-                if not self._dirty:
+                todo = self._buckets.take_dirty()
+                if not todo:
                     return 0
-                todo = [b for b in self._buckets if id(b) in self._dirty]
-                self._dirty.clear()
             keep_text = len(self) <= KEEP_TEXT_STREAMS
             enabled = self._enabled
             evaluate = evaluator(self._wall())
@@ -372,7 +294,7 @@ class Exposition:
                 text = render_bucket(keys, metas, push, read, play, histories, evaluate)
                 if not enabled.everything:
                     text = {name: data for name, data in text.items() if enabled(name)}
-                packed = {name: _gzip(data) for name, data in text.items()}
+                packed = {name: gzip_member(data) for name, data in text.items()}
                 with self._lock:
                     # A bucket split or emptied meanwhile was re-marked; rendering it is moot.
                     bucket.packed, bucket.text = packed, text if keep_text else None
@@ -382,47 +304,18 @@ class Exposition:
             self._flush_lock.release()
 
     def render_chunks(self, openmetrics: bool = False, compressed: bool = False) -> list[bytes]:
-        """The exposition as a list of byte chunks to send in order.
-
-        With ``compressed``, every chunk is a gzip member and the concatenation is the gzip
-        of the exposition. Families are sorted by name so the output is stable.
-        """
+        """The exposition as a list of byte chunks to send in order (``join.py``): families
+        sorted by name, so the output is stable; with ``compressed``, gzip members."""
         generate = generate_openmetrics if openmetrics else generate_latest
         with self._lock:
             enabled = self._enabled
-            blocks = [b.packed for b in self._buckets]
-            texts = [b.text for b in self._buckets]
+            buckets = self._buckets.all()
+            blocks = [b.packed for b in buckets]
+            texts = [b.text for b in buckets]
         registry = self._registry if enabled.everything else Visible(self._registry, enabled)
         families = split_families(generate(registry).decode())
         if self._extra is not None:
             extra = split_families(self._extra())
             families.update((n, t) for n, t in extra.items() if enabled(n))
-        stream_names = {
-            (f.om_name if openmetrics else f.name): f for f in ALL_FAMILIES if enabled(f.name)
-        }
-        pack = _gzip if compressed else _identity
-        out: list[bytes] = []
-        pending: list[str] = []  # registry text is batched into one member per run
-        for name in sorted(set(families) | set(stream_names)):
-            family = stream_names.get(name)
-            if family is None:
-                pending.append(families[name])
-                continue
-            pending.append(family.header(openmetrics))
-            if pending:
-                out.append(pack("".join(pending).encode()))
-                pending = []
-            name = family.name
-            if compressed:
-                out.extend(b[name] for b in blocks if name in b)
-            else:
-                out.extend(
-                    (t[name] if t is not None else gzip.decompress(b[name]))
-                    for b, t in zip(blocks, texts, strict=True)
-                    if name in b
-                )
-        if openmetrics:
-            pending.append("# EOF\n")
-        if pending:
-            out.append(pack("".join(pending).encode()))
-        return out
+        streams = [f for f in ALL_FAMILIES if enabled(f.name)]
+        return join(families, streams, blocks, texts, openmetrics, compressed)
