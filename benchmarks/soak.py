@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     # For a short run (tests/test_benchmarks.py): the two fault windows and the reload cadence.
     parser.add_argument("--window", type=float, default=defaults.window, help="seconds each")
     parser.add_argument("--reload-every", type=float, default=defaults.reload_every)
+    parser.add_argument(
+        "--round-interval",
+        type=float,
+        default=defaults.round_interval,
+        help="seconds between the big target's list rounds (default: the advised minute)",
+    )
     args = parser.parse_args(argv)
     settings = SoakSettings(
         streams=args.streams,
@@ -48,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         window=args.window,
         reload_every=args.reload_every,
+        round_interval=args.round_interval,
     )
     start = time.monotonic()
 

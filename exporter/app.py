@@ -47,6 +47,8 @@ from exporter.web import WebConfig, WebServer
 
 log = logging.getLogger(__name__)
 
+READY = -1  # App._ready_ticket once ready: it stays ready
+
 
 class App:
     def __init__(
@@ -91,10 +93,14 @@ class App:
         self.metrics.registry.register(HistoryCollector(self.exposition.history))
         self.metrics.registry.register(PlaybackCollector(self.poller))
         self.metrics.registry.register(self.supervisor)
-        self.metrics.ready.set_function(lambda: 1 if self.ready() else 0)
+        # The gauge is the poller's own word (a scrape cannot wait on the render it is reading);
+        # /-/ready also waits for that round to be on /metrics (ready()).
+        self.metrics.ready.set_function(lambda: 1 if self.poller.ready() else 0)
         self.callbacks = CallbackSink(
             self.store, self.membership, self.metrics, wall, self.exposition.history
         )
+        self._readiness = threading.Lock()
+        self._ready_ticket: int | None = None  # READY once /-/ready has said 200
         self._reload = Coalescer(self._reload_now)
         self._fingerprint = fingerprint(config)
         self._reload_ok = True
@@ -237,7 +243,19 @@ class App:
         return self.exposition.render_chunks(openmetrics=openmetrics, compressed=compressed)
 
     def ready(self) -> bool:
-        return self.poller.ready()
+        """Every target's first round done and on /metrics: a scrape right after a 200 from
+        /-/ready shows the states that round found, not the exposition of a moment before."""
+        with self._readiness:
+            if self._ready_ticket == READY:
+                return True
+            if not self.poller.ready():
+                return False
+            if self._ready_ticket is None:
+                self._ready_ticket = self.renderer.ticket()
+            if not self.renderer.served(self._ready_ticket):
+                return False
+            self._ready_ticket = READY
+            return True
 
     def healthy(self) -> bool:
         return self.supervisor.healthy()[0]

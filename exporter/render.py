@@ -43,15 +43,41 @@ class Renderer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._beat = clock()  # the loop's last turn
+        # One render at a time (the loop, a reload, a test), numbered for tickets: a ticket is
+        # served by a render begun after it was taken, which saw every change made before.
+        self._one = threading.Lock()
+        self._turns = threading.Lock()  # a leaf: guards the two counters only
+        self._begun = 0
+        self._ended = 0
 
     def sync(self) -> int:
         """Render every change made so far; returns how many buckets were rendered."""
-        changes = self._store.take_changes()
-        if changes is None:
-            self._exposition.mark_all()
-        else:
-            self._exposition.mark(changes)
-        return self._exposition.flush(self._store.get_many)
+        with self._one:
+            with self._turns:
+                self._begun += 1
+                turn = self._begun
+            changes = self._store.take_changes()
+            if changes is None:
+                self._exposition.mark_all()
+            else:
+                self._exposition.mark(changes)
+            rendered = self._exposition.flush(self._store.get_many)
+            with self._turns:
+                self._ended = turn
+            return rendered
+
+    def ticket(self) -> int:
+        """A ticket for a render that begins from now on (and wake the thread for it): see
+        ``served``. Readiness takes one so that /-/ready never runs ahead of /metrics."""
+        with self._turns:
+            ticket = self._begun + 1
+        self._wake.set()
+        return ticket
+
+    def served(self, ticket: int) -> bool:
+        """Whether a render begun after ``ticket`` was taken has ended."""
+        with self._turns:
+            return self._ended >= ticket
 
     def _loop(self) -> None:
         trim = malloc.Trimmer()

@@ -14,7 +14,12 @@ import pytest
 
 # module -> {test: seconds}
 SLOW: dict[str, dict[str, float]] = {
-    "tests/test_soak.py": {"test_chaos_soak": 76},
+    "tests/test_soak.py": {"test_chaos_soak": 60},
+    # Each starts the exporter and a real Prometheus, and waits for rule evaluations.
+    "tests/test_oncall_e2e.py": {
+        "test_schedules_and_the_reason_in_a_real_prometheus": 41,
+        "test_a_restart_in_an_outage_is_backfilled_from_the_event_list": 23,
+    },
     # Both share a module fixture that starts Prometheus (6 s).
     "tests/test_prometheus_integration.py": {
         "test_stream_down_goes_pending_then_firing": 36,
@@ -28,12 +33,12 @@ SLOW: dict[str, dict[str, float]] = {
     "tests/test_api_answers.py": {"test_exporter_keeps_serving_through_the_corpus": 18},
     "tests/test_push_quality.py": {"test_push_quality_matches_the_scripted_values": 15},
     "tests/test_signals.py": {
-        "test_sighup_early_in_start_up_is_queued_never_fatal": 20,
+        "test_sighup_early_in_start_up_is_queued_never_fatal": 11,
         "test_sigterm_exits_zero_within_five_seconds": 9,
     },
     "tests/test_isolation.py": {
-        "test_a_fault_on_state_polls_leaves_the_list_rounds_alone": 90,
-        "test_a_reload_loop_does_not_starve_polling": 52,
+        "test_a_fault_on_state_polls_leaves_the_list_rounds_alone": 55,
+        "test_a_reload_loop_does_not_starve_polling": 36,
     },
     "tests/test_runtime_stress.py": {
         "test_reloads_callbacks_discovery_and_scrapes_at_once_keep_every_invariant": 7,
@@ -57,6 +62,9 @@ SLOW: dict[str, dict[str, float]] = {
         "test_sdist_contents": 0,
     },
     "tests/test_demo.py": {"test_scripts_demo_installs_the_runtime_only": 12},
+    # Fifteen scripts, each a process of its own (the soak's with the exporter and two
+    # scraping processes): 110 s together, from 21 s (soak.py) down to 1 s.
+    "tests/test_benchmarks.py": {"test_benchmark_runs": 110},
 }
 
 

@@ -700,3 +700,10 @@ def test_names_longer_than_the_config_allows_are_refused_and_counted(field: str,
     assert (result.reason, result.status) == ("too_long", 400)
     assert result.message == f"field {field}: longer than {cap} characters"
     assert "too_long" in REASONS
+
+
+def test_metrics_doc_names_every_callback_result() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "metrics.md").read_text(encoding="utf-8")
+    row = next(x for x in doc.splitlines() if x.startswith("| `tencent_live_callback_requests_"))
+    results = ("accepted", "duplicate", "out_of_order", "unknown_stream", *REASONS)
+    assert [r for r in results if f"`{r}`" not in row] == []

@@ -7,7 +7,7 @@ DescribeLiveStreamState throttled, then slowed to 3 s a call, then denied by CAM
 Each window must see as many complete list rounds as the one without a fault, and the list
 target's streams must keep their true state throughout.
 
-And a reload loop: 5 reloads a second for 30 s, between two configs that differ, leave the State
+And a reload loop: 5 reloads a second for 15 s, between two configs that differ, leave the State
 call rate within 10% of normal and no stream unknown.
 """
 
@@ -34,7 +34,9 @@ from tests.e2e import SECRET_ID, SECRET_KEY
 STATE_DOMAIN = "push-s.example.com"
 LIST_DOMAIN = "push-l.example.com"
 ROUND = 10.0
-WINDOW = 2 * ROUND
+# Windows of one round each, started half a round after one: a round falls in the middle of
+# each, 5 s from either edge.
+WINDOW = ROUND
 
 
 def world() -> World:
@@ -130,10 +132,11 @@ def test_a_fault_on_state_polls_leaves_the_list_rounds_alone(
     while list_rounds(app) < 1 or not list_states_true(app):
         assert time.monotonic() < deadline, "the first round did not complete"
         time.sleep(0.05)
-    # Align the windows just after a round: rounds then fall at +10 s and +20 s of each window.
+    # Align the windows half a round after one: a round then falls at +5 s of each window.
     first = list_rounds(app)
     while list_rounds(app) == first:
         time.sleep(0.02)
+    time.sleep(ROUND / 2)
     failures: list[str] = []
     counts: dict[str, int] = {}
     state_calls: dict[str, int] = {}
@@ -155,11 +158,11 @@ def test_a_fault_on_state_polls_leaves_the_list_rounds_alone(
     sim.set_policy(Policy())
 
     assert not failures, failures
-    assert counts["normal"] == 2, counts
+    assert counts["normal"] == 1, counts
     for name in ("throttled", "slow", "denied"):
         assert counts[name] == counts["normal"], (name, counts)
     # Each fault did hit the state polls (else the test proves nothing).
-    assert state_calls["normal"] > 150, state_calls
+    assert state_calls["normal"] > 70, state_calls  # 10 a second
     # 3 s a call through the account's state workers: a fraction of the normal rate.
     assert state_calls["slow"] < 0.75 * state_calls["normal"], state_calls
     assert state_calls["denied"] < state_calls["normal"] / 2, state_calls
@@ -205,11 +208,11 @@ def test_a_reload_loop_does_not_starve_polling(running: tuple[App, Simulator]) -
     threads = [threading.Thread(target=loop, daemon=True)]
     threads[0].start()
     try:
-        loaded = state_rate(30)
+        loaded = state_rate(15)
         unknown = [k for k, s in app.store.snapshot().items() if s.state is StreamState.UNKNOWN]
     finally:
         stop.set()
         threads[0].join(10)
-    assert len(statuses) >= 100 and set(statuses) == {200}, (len(statuses), set(statuses))
+    assert len(statuses) >= 40 and set(statuses) == {200}, (len(statuses), set(statuses))
     assert abs(loaded - normal) <= 0.1 * normal, (normal, loaded)
     assert not unknown, unknown[:5]

@@ -1,9 +1,13 @@
-"""The chaos soak, short: 1,000 streams for 60 s (the benchmark runs 10,000 for 10 minutes).
+"""The chaos soak, short: 1,050 streams for 45 s (the benchmark runs 10,050 for 11 minutes).
 
-Same harness and targets as ``benchmarks/soak.py``; the windows keep their 30 s, so this run is
-the RequestLimitExceeded storm followed by the AuthFailure window, after a short warm-up. See
-tests/soak.py for what is measured and how. The small tests first check the harness's own
-judgement: a soak that cannot see a false transition would pass anything.
+Same harness as ``benchmarks/soak.py`` (tests/soak.py says what is measured and how), judged by
+its invariants only: every scrape answered in full, no client starved, no false transition, no
+stream missing or shown twice, every injected fault counted under its code and nothing else
+counted, the reloads taken, memory and threads bounded, every stream back in its scripted
+state once the faults stop. Latencies are figures for the benchmark to print and judge on a
+machine of its own: a loaded 2-core CI machine would make any latency bound here flaky. The
+small tests first check the harness's own judgement: a soak that cannot see a false transition
+would pass anything.
 """
 
 from __future__ import annotations
@@ -14,19 +18,34 @@ import pytest
 
 from tests.soak import (
     Change,
+    Scrape,
+    SoakResult,
     SoakSettings,
     StateParser,
     Summary,
     Tracker,
     Truth,
+    body_problem,
     expected_errors,
     parse_api_counters,
     run_soak,
 )
 
-# Latency is a benchmark figure (benchmarks/soak.py holds the 1 s target on a machine of its
-# own); the test keeps a bound that a loaded 2-core CI machine cannot break by chance.
-SETTINGS = SoakSettings(streams=1000, duration=60.0, warmup=15.0, latency_limit=10.0)
+SETTINGS = SoakSettings(
+    streams=1000,
+    state_streams=100,  # 10 State calls a second: enough calls for every fault kind to come up
+    duration=30.0,
+    warmup=15.0,
+    window=10.0,
+    reload_every=10.0,
+    round_interval=10.0,  # list rounds every 10 s, not a minute: they meet the faults too
+    # The rarer kinds at 3%, not 1-2%: a short run must draw each of them.
+    malformed_json_rate=0.03,
+    wrong_content_type_rate=0.03,
+    # An answer that takes this long is no answer (3x Prometheus' default scrape timeout).
+    scrape_timeout=30.0,
+    drain_timeout=60.0,
+)
 S = ("d.example.com", "s1")
 
 
@@ -120,19 +139,73 @@ def test_fault_codes_map_to_what_the_exporter_counts() -> None:
     assert parse_api_counters(text) == ({"X": 7.0}, {("X", "Timeout"): 2.0})
 
 
-@pytest.mark.timeout(150)
+def scrape(client: str, status: int = 200, latency: float = 0.05, error: str = "") -> Scrape:
+    return Scrape(0.0, latency, status, client.endswith("0"), 10, error, 0.0, client)
+
+
+def test_invariants_leave_latency_to_the_benchmark() -> None:
+    result = SoakResult(SETTINGS)
+    result.scrapes = [scrape(f"load-{i}") for i in range(4)] + [scrape("load-4", latency=5.0)]
+    # 5 s is over the benchmark's 1 s target, and an answer all the same.
+    assert not any("scrapes" in f for f in result.invariant_failures())
+    assert any("later than 1s" in f for f in result.target_failures())
+    assert result.failures() == result.invariant_failures() + result.target_failures()
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        (scrape("load-1", status=0, latency=30.0, error="TimeoutError: timed out"), "no answer"),
+        (scrape("load-1", status=503), "not 200"),
+        (scrape("load-1", error="incomplete exposition (10 bytes)"), "cut short"),
+        (scrape("load-1", latency=31.0), "a complete 200, after the scrape timeout"),
+    ],
+)
+def test_an_unanswered_scrape_is_an_invariant_failure(bad: Scrape, why: str) -> None:
+    result = SoakResult(SETTINGS)
+    result.scrapes = [scrape("load-0"), bad]
+    assert result.unanswered() == [bad], why
+    assert any("1 of 2 scrapes not answered" in f for f in result.invariant_failures()), why
+
+
+def test_a_starved_client_is_an_invariant_failure() -> None:
+    result = SoakResult(SETTINGS)
+    result.scrapes = [scrape(f"load-{i}") for i in range(1, 5) for _ in range(100)]
+    result.scrapes += [scrape("load-0") for _ in range(9)] + [scrape("tracker")]
+    assert result.starved() == {"load-0": 9}  # under a tenth of the median 100
+    result.scrapes.append(scrape("load-0"))
+    assert result.starved() == {}  # the tracker, which parses every answer, is not compared
+
+
+@pytest.mark.parametrize(
+    ("body", "compressed", "encoding", "problem"),
+    [
+        (b"# HELP x\ntencent_live_exporter_config_last_reload_successful 1\n", False, "", ""),
+        (b"# HELP x\ntencent_live_exporter_config_last_reload_successful 1", False, "", "incomp"),
+        (b"# HELP x\ntencent_live_stream_state 1\n", False, "", "incomplete"),
+        (b"x 1\n", True, "", "asked for gzip: True"),
+        (b"not gzip", True, "gzip", "gzip answer does not decompress"),
+    ],
+)
+def test_body_checks(body: bytes, compressed: bool, encoding: str, problem: str) -> None:
+    found, _ = body_problem(body, compressed, encoding)
+    assert found.startswith(problem) and (found == "") == (problem == ""), found
+
+
+@pytest.mark.timeout(480)  # the drain and convergence deadlines, if the exporter misbehaves
 def test_chaos_soak(tmp_path: Path) -> None:
     result = run_soak(SETTINGS, tmp_path, log=lambda message: print(message, flush=True))
     text = result.report()
     print(text)
-    assert not result.failures(), text
+    assert not result.invariant_failures(), text
 
     # The figures behind the verdict, so that a harness bug cannot pass for a good exporter.
     tracker = result.tracker
-    assert tracker is not None and tracker.scrapes > 100 and not tracker.false
-    assert tracker.all_known() and tracker.detected
-    assert len(result.scrapes) > 1000
-    assert all(s.status == 200 and s.latency <= SETTINGS.latency_limit for s in result.scrapes)
+    assert tracker is not None and tracker.scrapes >= 10 and not tracker.false
+    assert tracker.all_known() and tracker.detected and not tracker.missing
+    assert result.converged
+    assert len(result.answers_by_client()) == SETTINGS.clients - 1 and not result.starved()
+    assert len(result.scrapes) > 500 and not result.unanswered()
     assert {s.compressed for s in result.scrapes} == {True, False}
     assert [code for code, _, _ in result.windows] == [
         "RequestLimitExceeded",
@@ -143,5 +216,8 @@ def test_chaos_soak(tmp_path: Path) -> None:
     for kind in ("timeout", "http_5xx", "malformed_json", "wrong_content_type"):
         assert injected.get(kind, 0) > 0, kind
     assert all(injected == counted for _, _, injected, counted in result.fault_rows())
-    assert result.counts_settled and result.rss_growth() < 0.10
+    assert all(served == counted for _, served, counted in result.request_rows())
+    assert result.counts_settled
+    assert 0 < result.rss_max <= SETTINGS.rss_factor * result.rss_start
     assert result.alive_at_end and result.exit_code == 0 and result.tracebacks == 0
+    assert not result.error_lines
