@@ -3,6 +3,8 @@
 - ``fields``: limits and field types (durations, label names, stream names);
 - ``accounts``: ``Account`` and its ``Credentials``;
 - ``models``: ``Config``, ``Target``, ``StreamEntry``, ``CallbackSettings``;
+- ``quality``: a stream's push-quality thresholds (``Quality``);
+- ``families``: which metric families are exposed (``MetricsSettings``);
 - ``checks``: the checks that combine several keys, run on the raw tree;
 - ``errors``: pydantic errors as one-line problems at key paths, secrets never echoed;
 - ``loader``: reading the file, YAML, ${ENV} interpolation, ``parse_config``/``load_config``;
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 from exporter.config.accounts import Account, Credentials
+from exporter.config.families import MetricsSettings
 from exporter.config.fields import (
     DEFAULT_BUDGET_FRACTION,
     DEFAULT_CALLBACK_PATH,
@@ -30,7 +33,7 @@ from exporter.config.fields import (
     Labels,
 )
 from exporter.config.loader import ConfigError, load_config, parse_config
-from exporter.config.models import CallbackSettings, Config, MetricsSettings, StreamEntry, Target
+from exporter.config.models import CallbackSettings, Config, StreamEntry, Target
 from exporter.config.summary import summarize
 from exporter.durations import parse_duration
 from exporter.safefile import DEFAULT_MAX_BYTES

@@ -9,12 +9,10 @@ fields are invalid.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,7 +24,8 @@ from pydantic import (
 
 from exporter.config.accounts import Account
 from exporter.config.checks import cross_problems, target_problems
-from exporter.config.expect import ExpectLive, Quality, ScheduleName, ScheduleSpec
+from exporter.config.expect import ExpectLive, ScheduleName, ScheduleSpec
+from exporter.config.families import MetricsSettings
 from exporter.config.fields import (
     DEFAULT_CALLBACK_PATH,
     DEFAULT_MAX_STREAMS,
@@ -47,9 +46,11 @@ from exporter.config.fields import (
     not_bool,
 )
 from exporter.config.playback import PlayDomainName
+from exporter.config.quality import Quality
 from exporter.durations import format_duration
 from exporter.problems import key_path, show
 
+# MetricsSettings lives in families.py; still exported here for importers from before the move.
 __all__ = ["CallbackSettings", "Config", "MetricsSettings", "StreamEntry", "Target"]
 
 
@@ -310,32 +311,6 @@ class CallbackSettings(BaseModel):
         if not 1 <= value <= 1_000_000:
             raise invalid("must be between 1 and 1000000, got {value}", str(value))
         return value
-
-
-_FAMILY_PATTERN = re.compile(r"[A-Za-z_:*?\[\]!0-9-]+")
-
-
-def _family_pattern(value: str) -> str:
-    if not _FAMILY_PATTERN.fullmatch(value):
-        raise invalid(
-            "not a metric family name or pattern {value} (e.g."
-            " tencent_live_stream_push_* or tencent_live_stream_viewers)",
-            show(value),
-        )
-    return value
-
-
-FamilyPattern = Annotated[str, AfterValidator(_family_pattern)]
-
-
-class MetricsSettings(BaseModel):
-    """Which metric families are exposed (exporter/exposition/filter.py): shell-style patterns
-    of family names as the text format has them (counters end in _total)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    allow: list[FamilyPattern] = Field(default_factory=list)  # [] allows every family
-    deny: list[FamilyPattern] = Field(default_factory=list)
 
 
 class Config(BaseModel):
