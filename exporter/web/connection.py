@@ -1,10 +1,9 @@
 """One client connection on the server's event loop: buffered input, TLS, flow control, deadlines.
 
 No thread is tied to a connection. Bytes a client sends are kept up to a limit (then the server
-stops reading from it: TCP pushes back); bytes for it are handed to the transport a slice at a
-time, each after the previous has drained, so a client that never reads holds one slice, not a
-copy of the answer. Every state but "handler" has a deadline; when it passes the connection is
-aborted (reset, its descriptor freed at once) and the reason counted.
+stops reading from it: TCP pushes back); bytes for it go through its `Outflow`, a slice at a
+time. Every state but "handler" has a deadline; when it passes the connection is aborted (reset,
+its descriptor freed at once) and the reason counted.
 
 TLS runs over memory BIOs here rather than in asyncio's ssl transport, so that the server sees
 the first byte (plain HTTP on the TLS port is answered 400, as Go does), can check the client
@@ -16,22 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import socket
 import ssl
-import struct
-import termios
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from exporter.web.outflow import WRITE_SLICE, Closed, Outflow
 from exporter.web.tlssession import TLSFailure, TLSSession
 
 if TYPE_CHECKING:
-    from exporter.web.config import WebConfig
+    from exporter.web.schema import WebConfig
 
-__all__ = ["Closed", "Connection"]
+__all__ = ["Connection"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +36,6 @@ PLAIN_HTTP_TO_TLS = (
     b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 )
-# Answers are handed to the transport in slices of this size, each once the last has drained.
-WRITE_SLICE = 64 * 1024
 _READ_SIZE = 64 * 1024
 # What a closing connection reads and drops, at most, before giving up on a clean close.
 LINGER_BYTES = 256 * 1024
@@ -56,10 +51,6 @@ def _scratch() -> bytearray:
     if buf is None:
         buf = _local.scratch = bytearray(_READ_SIZE)
     return buf
-
-
-class Closed(Exception):
-    """The connection is gone (closed by the client, aborted by a deadline or an eviction)."""
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -83,18 +74,14 @@ class Connection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None  # the request loop, kept from the GC
         self.served = 0  # successful answers: a connection that got some is kept longer
-        # The client is not taking its answers (a full send buffer): first to go over the cap.
-        self.stalled = False
-        self.lagging = False  # it has left answers unread at least once
+        self.outflow = Outflow(self)
         self.ready: asyncio.Future[None] = loop.create_future()
         self._scratch = _scratch()
         self._max_unread = max_unread
         self._on_expire = on_expire
         self._on_lost = on_lost
         self._waiter: asyncio.Future[None] | None = None
-        self._drain: asyncio.Future[None] | None = None
         self._paused_reading = False
-        self._paused_writing = False
         self._timer: asyncio.TimerHandle | None = None
         self._deadline_reason = ""
         self._ssl_context = ssl_context
@@ -158,18 +145,14 @@ class Connection(asyncio.BufferedProtocol):
             self.ready.set_exception(Closed())
             self.ready.exception()  # retrieved: a handshake that never ended is no error
         self._wake()
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+        self.outflow.release()
         self._on_lost(self)
 
     def pause_writing(self) -> None:
-        self._paused_writing = True
+        self.outflow.pause()
 
     def resume_writing(self) -> None:
-        self._paused_writing = False
-        self.last_progress = self.loop.time()
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_result(None)
+        self.outflow.resume()
 
     # -- TLS -------------------------------------------------------------------------------
 
@@ -233,56 +216,12 @@ class Connection(asyncio.BufferedProtocol):
             self._paused_reading = False
             self.transport.resume_reading()
 
-    async def write(self, data: bytes | memoryview) -> None:
-        """Hand ``data`` to the client a slice at a time, each after the last has drained."""
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_SLICE):
-            if self.closed or self.transport is None:
-                raise Closed()
-            piece = view[start : start + WRITE_SLICE]
-            if self._tls is not None:
-                self._tls.write(piece)
-            else:
-                self.transport.write(piece)
-            while self._paused_writing and not self.closed:
-                self.stalled = True
-                self._drain = self.loop.create_future()
-                await self._drain
-            self.stalled = False
-            self.last_progress = self.loop.time()
-        if self.closed:
-            raise Closed()
-
-    def unsent(self) -> int:
-        """Bytes of earlier answers the client has not taken yet: queued here, and in the
-        kernel's send queue (sent but not acknowledged, or not sent for a zero window)."""
-        if self.transport is None:
-            return 0
-        queued = self.transport.get_write_buffer_size()
-        sock = self.transport.get_extra_info("socket")
-        if sock is None:
-            return queued
-        try:
-            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-        except OSError:
-            return queued
-        return queued + int(struct.unpack("i", raw)[0])
-
-    async def caught_up(self, limit: int) -> None:
-        """Until the client has taken all but ``limit`` bytes of its earlier answers.
-
-        A client that sends requests and never reads the answers would otherwise get an answer
-        per request for as long as the kernel's send buffer (megabytes) takes them in, each
-        one the server's work. Prometheus sends one request at a time and reads the answer.
-        """
-        wait = 0.01
-        while not self.closed and self.unsent() > limit:
-            self.stalled = self.lagging = True
-            await asyncio.sleep(wait)
-            wait = min(0.25, wait * 2)
-        self.stalled = False
-        if self.closed:
-            raise Closed()
+    def send(self, data: bytes | memoryview) -> None:
+        """Onto the wire now, through TLS if the connection has it (the outflow paces it)."""
+        if self._tls is not None:
+            self._tls.write(data)
+        elif self.transport is not None:
+            self.transport.write(data)
 
     def progressed(self) -> None:
         """A request was read in full, or an answer taken: what keeps a connection over others."""
@@ -290,14 +229,14 @@ class Connection(asyncio.BufferedProtocol):
 
     def eviction_rank(self) -> tuple[int, float]:
         """Lowest goes first: never answered, then not taking its answers, then by quiet time."""
-        kind = 0 if self.served == 0 else 1 if self.stalled else 2
+        kind = 0 if self.served == 0 else 1 if self.outflow.stalled else 2
         return kind, self.last_progress
 
     @property
     def priority(self) -> int:
         """Its requests' place in a queue: a client served before that takes its answers goes
         first, then new connections, then clients that leave answers unread."""
-        if self.lagging:
+        if self.outflow.lagging:
             return 2
         return 0 if self.served else 1
 

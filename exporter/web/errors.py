@@ -1,8 +1,9 @@
 """How problems in a web config are worded: one line each, ``web config <file>: <key.path>: ...``.
 
-Shared by the schema (`config`) and the TLS context factory (`tls`), which both report into the
-same `WebConfigError`. The generic wording of pydantic's errors is `exporter.problems`'s; what is
-particular to this file (hashes and keys are never shown, "did you mean", file order) is here.
+Shared by the schema (`schema`), its loader (`config`) and the TLS context factory (`tls`),
+which all report into the same `WebConfigError`. The generic wording of pydantic's errors is
+`exporter.problems`'s; what is particular to this file (hashes and keys are never shown, "did
+you mean", file order) is here.
 """
 
 from __future__ import annotations

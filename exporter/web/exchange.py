@@ -14,8 +14,9 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from exporter.callbacks.origin import Origin
-from exporter.web.connection import WRITE_SLICE, Closed, Connection
+from exporter.web.connection import Connection
 from exporter.web.http1 import BadRequest, ChunkedBody, Request, TooLarge, parse_head, response_head
+from exporter.web.outflow import WRITE_SLICE, Closed
 from exporter.web.routes import Response, Router, text
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class Exchange:
                 if not first:
                     # The next request is served once the last answer has been taken.
                     conn.deadline("write", self.limits.write_timeout, "write_timeout")
-                    await conn.caught_up(WRITE_SLICE)
+                    await conn.outflow.caught_up(WRITE_SLICE)
                 request = await self._read_head(first)
                 if request is None:
                     break
@@ -144,7 +145,7 @@ class Exchange:
         remaining = max(0.0, self._read_by - conn.loop.time())
         conn.deadline("body", remaining, "read_timeout")
         if request.expect_continue:
-            await conn.write(_CONTINUE)
+            await conn.outflow.write(_CONTINUE)
         if request.chunked:
             chunked = ChunkedBody(limit)
             while not chunked.feed(conn.inbuf):
@@ -242,7 +243,7 @@ class Exchange:
             conn.served += 1  # only answers that served the client earn it a better place
         conn.deadline("write", self.limits.write_timeout, "write_timeout")
         if request is not None and request.method == "HEAD":
-            await conn.write(head)
+            await conn.outflow.write(head)
         else:
             await self._write_body(head, answer.chunks)
         if keep:
@@ -258,15 +259,15 @@ class Exchange:
         size = len(head)
         for chunk in chunks:
             if size + len(chunk) > WRITE_SLICE and size:
-                await self.conn.write(b"".join(batch))
+                await self.conn.outflow.write(b"".join(batch))
                 batch, size = [], 0
             if len(chunk) >= WRITE_SLICE:
-                await self.conn.write(chunk)  # sliced there, without a copy
+                await self.conn.outflow.write(chunk)  # sliced there, without a copy
                 continue
             batch.append(chunk)
             size += len(chunk)
         if batch:
-            await self.conn.write(b"".join(batch))
+            await self.conn.outflow.write(b"".join(batch))
 
     async def _linger(self) -> None:
         """Closing with unread input makes the kernel send a reset, which can destroy the

@@ -25,7 +25,7 @@ FD_RESERVE = 128
 @dataclass(frozen=True, slots=True)
 class Limits:
     # Open client connections. Over it, the ones least worth keeping are closed to make room
-    # (never answered, then not reading their answers, then quiet longest: server._evict).
+    # (never answered, then not reading their answers, then quiet longest: OpenConnections).
     max_connections: int = 512
     # The request line and header fields, from the first byte (Go: ReadHeaderTimeout).
     read_header_timeout: float = 10.0

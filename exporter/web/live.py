@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from exporter import logs
 from exporter.web.auth import Authenticator
-from exporter.web.config import WebConfig, WebConfigError, load_web_config
+from exporter.web.config import WebConfigError, load_web_config
+from exporter.web.schema import WebConfig
 from exporter.web.stats import WebStats
 from exporter.web.tls import server_context
 

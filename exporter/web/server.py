@@ -3,9 +3,9 @@
 One event-loop thread owns every connection (accepting, TLS, reading, writing, deadlines); the
 blocking work runs in small pools, one per kind of request, plus one for bcrypt. So the number of
 threads is fixed by configuration, not by clients: a thousand idle or slow connections are a
-thousand small buffers, not a thousand threads. Over the connection cap, the connection that has
-been quiet longest makes room (as nginx reuses idle keep-alive connections), so a flood of slow or
-idle clients cannot lock a scraper out.
+thousand small buffers, not a thousand threads. Over the connection cap, the connections least
+worth keeping make room (`OpenConnections`), so a flood of slow or idle clients cannot lock a
+scraper out.
 
 Why not `http.server`, cheroot or waitress: `http.server` is a thread per connection with no
 deadlines; waitress has no TLS at all; cheroot does the TLS handshake in its accept loop (one
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import heapq
 import logging
 import os
 import resource
@@ -30,12 +29,13 @@ from exporter.web.connection import Connection
 from exporter.web.exchange import Exchange
 from exporter.web.limits import Limits
 from exporter.web.live import LiveWebConfig
+from exporter.web.openconns import OpenConnections
 from exporter.web.pools import Busy, Pool
 from exporter.web.routes import Backend, Router
 from exporter.web.stats import WebCollector, WebStats
 
 if TYPE_CHECKING:
-    from exporter.web.config import WebConfig
+    from exporter.web.schema import WebConfig
 
 __all__ = ["WebServer", "parse_listen_address"]
 
@@ -49,10 +49,6 @@ _ACCEPTS_PER_WAKE = 64
 _EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 # The client gave up between connecting and being accepted: nothing to do.
 _CLIENT_GONE = (errno.ECONNABORTED, errno.EPROTO, errno.ECONNRESET, errno.EPERM)
-# States whose connection may be closed to make room: all but one whose handler is running.
-_EVICTABLE = frozenset(
-    ("handshake", "new", "head", "body", "idle", "queued", "write", "linger", "closing")
-)
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -107,10 +103,10 @@ class WebServer:
         self._watch_interval = watch_interval
         self._backend = backend
         self._pools: dict[str, Pool] = {}
+        self._open = OpenConnections(self.stats)
         self._build(self.limits)
         self._sock = _bind(host, port)
         self._sock.setblocking(False)
-        self._conns: set[Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._backoff = 0.0  # >0 while accepting is paused for want of descriptors
@@ -130,8 +126,7 @@ class WebServer:
         self._router = Router(
             self._backend, self._pools, self._bcrypt, self.stats, lambda: self.enable_lifecycle
         )
-        self._cap = limits.connection_cap()
-        self.stats.connection_cap = self._cap
+        self._open.set_cap(limits.connection_cap())
 
     def configure(
         self, *, limits: Limits | None = None, enable_lifecycle: bool | None = None
@@ -162,7 +157,7 @@ class WebServer:
 
     @property
     def connection_cap(self) -> int:
-        return self._cap
+        return self._open.cap
 
     def reload_config(self) -> tuple[bool, str]:
         """Re-read the web config file (certificates, keys, client CA, users, headers).
@@ -200,7 +195,8 @@ class WebServer:
             asyncio.set_event_loop(loop)
             self._resume_accepting()
             if self._live.path is not None:
-                loop.call_later(self._watch_interval, self._watch)
+                pool = self._pools["lifecycle"]
+                FileWatcher(loop, self._live, pool, self._watch_interval).start()
             started.set()
             try:
                 loop.run_forever()
@@ -230,8 +226,7 @@ class WebServer:
         if self._accepting:
             self._loop.remove_reader(self._sock)
             self._accepting = False
-        for conn in list(self._conns):
-            conn.expire_now("")
+        self._open.abort_all()
         self._loop.stop()
 
     # -- accepting -------------------------------------------------------------------------
@@ -261,7 +256,7 @@ class WebServer:
                 self._accept_failed(exc)
                 return
             if self._backoff:
-                log.info("accepting connections again (%d open)", len(self._conns))
+                log.info("accepting connections again (%d open)", len(self._open))
                 self._backoff = 0.0
             self._admit(sock, addr)
 
@@ -277,19 +272,19 @@ class WebServer:
                     " closing the quietest connection and pausing accepts; raise LimitNOFILE"
                     " or lower --web.max-connections",
                     limit,
-                    len(self._conns),
+                    len(self._open),
                 )
             else:
                 log.warning("accept() failed, pausing accepts: %s", exc)
         self._backoff = min(most, self._backoff * 2) if self._backoff else first
         if exhausted:
-            self._evict()  # gives a descriptor back
+            self._open.evict()  # gives a descriptor back
         # Never a busy loop: the listening socket stays readable while accept() fails.
         self._pause_accepting(self._backoff)
 
     def _admit(self, sock: socket.socket, addr: tuple[object, ...]) -> None:
         assert self._loop is not None
-        if len(self._conns) >= self._cap and not self._evict():
+        if not self._open.room():
             self.stats.closed("rejected")
             sock.close()
             return
@@ -302,10 +297,9 @@ class WebServer:
             snapshot.config,
             self.limits.max_unread_bytes,
             on_expire=self._expired,
-            on_lost=self._lost,
+            on_lost=self._open.lost,
         )
-        self._conns.add(conn)
-        self.stats.set_open(len(self._conns))
+        self._open.add(conn)
         exchange = Exchange(conn, self._router, self._live, self.limits, self.stats)
         conn.task = self._loop.create_task(self._serve(conn, sock, exchange))
         conn.task.add_done_callback(lambda _: setattr(conn, "task", None))
@@ -316,55 +310,41 @@ class WebServer:
             await self._loop.connect_accepted_socket(lambda: conn, sock)
         except OSError as exc:
             log.debug("connection from %s failed at once: %s", conn.peer, exc)
-            self._lost(conn)
+            self._open.lost(conn)
             return
         if conn.state == "handshake":
             conn.deadline("handshake", self.limits.tls_handshake_timeout, "handshake_timeout")
         await exchange.run()
 
-    def _evict(self) -> bool:
-        """Make room: close the connections least worth keeping; True if any was closed.
-
-        A sixteenth of the cap goes at once, so that a flood of new connections costs one scan
-        of the open ones per sixteenth, not one per connection accepted.
-        """
-        candidates = [
-            c
-            for c in self._conns
-            if c.state in _EVICTABLE and c.transport is not None and not c.closed
-        ]
-        if not candidates:
-            return False
-        # Connections that never got an answer (slowloris, stalled handshakes, silent ones) go
-        # first, then those not reading their answers, then the ones quiet longest: a scraper's
-        # kept-alive connection, idle between scrapes, is not what a flood pushes out.
-        count = max(1, self._cap // 16)
-        for victim in heapq.nsmallest(count, candidates, key=Connection.eviction_rank):
-            self._conns.discard(victim)
-            victim.expire_now("evicted")
-        self.stats.set_open(len(self._conns))
-        return True
-
     def _expired(self, conn: Connection, reason: str) -> None:
         self.stats.closed(reason)
 
-    def _lost(self, conn: Connection) -> None:
-        self._conns.discard(conn)
-        self.stats.set_open(len(self._conns))
 
-    # -- the file watcher ------------------------------------------------------------------
+class FileWatcher:
+    """Looks at the web config file and the files it names, from the event loop; a change is
+    reloaded in the lifecycle pool, so that reading the files never holds the loop up."""
 
-    def _watch(self) -> None:
-        assert self._loop is not None
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, live: LiveWebConfig, pool: Pool, interval: float
+    ) -> None:
+        self._loop = loop
+        self._live = live
+        self._pool = pool
+        self._interval = interval
+
+    def start(self) -> None:
+        self._loop.call_later(self._interval, self._look)
+
+    def _look(self) -> None:
         if self._live.changed_on_disk():
             log.info("web config %s or a file it names changed: reloading", self._live.path)
-            self._loop.create_task(self._reload_in_pool())
-        self._loop.call_later(self._watch_interval, self._watch)
+            self._loop.create_task(self._reload())
+        self._loop.call_later(self._interval, self._look)
 
-    async def _reload_in_pool(self) -> None:
+    async def _reload(self) -> None:
         # Busy: a reload is already queued, and it reads the files as they are now.
         with contextlib.suppress(Busy):
-            await self._pools["lifecycle"].run(self._live.reload)
+            await self._pool.run(self._live.reload)
 
 
 def _nofile() -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from exporter.web.errors import Loc, WebConfigError, problem_line
 
 if TYPE_CHECKING:
-    from exporter.web.config import TLSServerConfig, WebConfig
+    from exporter.web.schema import TLSServerConfig, WebConfig
 
 __all__ = [
     "CERT_REQUIRED",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from exporter.web.tls import client_cert_allowed
 
 if TYPE_CHECKING:
-    from exporter.web.config import WebConfig
+    from exporter.web.schema import WebConfig
 
 __all__ = ["TLSFailure", "TLSSession"]
 
