@@ -7,7 +7,7 @@ DescribeLiveStreamState throttled, then slowed to 3 s a call, then denied by CAM
 Each window must see as many complete list rounds as the one without a fault, and the list
 target's streams must keep their true state throughout.
 
-And a reload loop: 5 reloads a second for 15 s, between two configs that differ, leave the State
+And a reload loop: 5 reloads a second for 30 s, between two configs that differ, leave the State
 call rate within 10% of normal and no stream unknown.
 """
 
@@ -208,11 +208,11 @@ def test_a_reload_loop_does_not_starve_polling(running: tuple[App, Simulator]) -
     threads = [threading.Thread(target=loop, daemon=True)]
     threads[0].start()
     try:
-        loaded = state_rate(15)
+        loaded = state_rate(30)
         unknown = [k for k, s in app.store.snapshot().items() if s.state is StreamState.UNKNOWN]
     finally:
         stop.set()
         threads[0].join(10)
-    assert len(statuses) >= 40 and set(statuses) == {200}, (len(statuses), set(statuses))
+    assert len(statuses) >= 100 and set(statuses) == {200}, (len(statuses), set(statuses))
     assert abs(loaded - normal) <= 0.1 * normal, (normal, loaded)
     assert not unknown, unknown[:5]

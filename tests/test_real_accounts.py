@@ -25,7 +25,7 @@ from tests.e2e import SECRET_ID, SECRET_KEY
 
 DOMAINS = ("push-1.example.com", "push-2.example.com", "push-3.example.com")
 DENIED = DOMAINS[2]
-BANS_PER_DOMAIN = 60  # on the two allowed domains: 120 bans, two forbid-list pages
+BANS_PER_DOMAIN = 150  # on the two allowed domains: 300 bans (the issue asks for 300)
 # Every stream polled on a fallback is an SDK call over loopback (about 12 ms): the counts are
 # as small as still give each path its pages.
 ON, OFF = 20, 10
@@ -154,7 +154,7 @@ def test_bans_permissions_and_limits_on_a_china_account(
     assert counters.get(FORBID_LIST, {}).get("RequestLimitExceeded", 0) == 0
     if forbid_list == "ok":
         assert guard.forbid_supported is True
-        # 120 bans over 100-entry pages, at 2/s: a few calls a check.
+        # 300 bans over 100-entry pages, at 2/s: a few calls a check.
         assert sum(counters[FORBID_LIST].values()) <= 3 * (4 + 1)
     else:
         assert guard.forbid_supported is False
