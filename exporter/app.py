@@ -47,7 +47,7 @@ from exporter.web import WebConfig, WebServer
 
 log = logging.getLogger(__name__)
 
-READY = -1  # App._ready_ticket once ready: it stays ready
+READY = -1  # App._ready_ticket once its render was served
 
 
 class App:
@@ -100,7 +100,10 @@ class App:
             self.store, self.membership, self.metrics, wall, self.exposition.history
         )
         self._readiness = threading.Lock()
-        self._ready_ticket: int | None = None  # READY once /-/ready has said 200
+        # The render ticket /-/ready waits on, for the poller's readiness _ready_for; READY
+        # once served.
+        self._ready_for = -1
+        self._ready_ticket = READY
         self._reload = Coalescer(self._reload_now)
         self._fingerprint = fingerprint(config)
         self._reload_ok = True
@@ -246,16 +249,14 @@ class App:
         """Every target's first round done and on /metrics: a scrape right after a 200 from
         /-/ready shows the states that round found, not the exposition of a moment before."""
         with self._readiness:
-            if self._ready_ticket == READY:
-                return True
+            which = self.poller.readiness  # before ready(): a reload in between reads as not
             if not self.poller.ready():
                 return False
-            if self._ready_ticket is None:
-                self._ready_ticket = self.renderer.ticket()
-            if not self.renderer.served(self._ready_ticket):
-                return False
-            self._ready_ticket = READY
-            return True
+            if self._ready_for != which:  # the first ask since the poller became ready
+                self._ready_for, self._ready_ticket = which, self.renderer.ticket()
+            if self._ready_ticket != READY and self.renderer.served(self._ready_ticket):
+                self._ready_ticket = READY
+            return self._ready_ticket == READY
 
     def healthy(self) -> bool:
         return self.supervisor.healthy()[0]

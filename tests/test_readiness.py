@@ -25,6 +25,8 @@ from tests.drive import Clock
 from tests.e2e import SECRET_ID, SECRET_KEY
 
 DOMAIN = "push.example.com"
+OTHER = "push-2.example.com"
+STREAMS = {DOMAIN: ["on", "off"], OTHER: ["new"]}
 
 
 class SharedClock(Clock):
@@ -55,21 +57,33 @@ def app() -> Iterator[App]:
     clock = SharedClock(1_800_000_000.0)
     sim = Simulator(world, credentials={SECRET_ID: SECRET_KEY}, monotonic=clock)
     sim.start()
-    config = Config.model_validate(
-        {
-            "accounts": [
-                {
-                    "name": "a",
-                    "endpoint": sim.url,
-                    "credentials": {"secret_id": SECRET_ID, "secret_key": SECRET_KEY},
-                }
-            ],
-            "targets": [
-                {"domain": DOMAIN, "mode": "state", "push_info": False, "streams": ["on", "off"]}
-            ],
-        }
+    world.add_stream(OTHER, "live", "new", state="active")
+
+    def config(*domains: str) -> Config:
+        return Config.model_validate(
+            {
+                "accounts": [
+                    {
+                        "name": "a",
+                        "endpoint": sim.url,
+                        "credentials": {"secret_id": SECRET_ID, "secret_key": SECRET_KEY},
+                    }
+                ],
+                "targets": [
+                    {"domain": d, "mode": "state", "push_info": False, "streams": STREAMS[d]}
+                    for d in domains
+                ],
+            }
+        )
+
+    app = App(
+        config(DOMAIN),
+        "127.0.0.1:0",
+        loader=lambda: config(DOMAIN, OTHER),  # the reload adds a target
+        clock=clock,
+        wall=clock,
+        sleep=clock.sleep,
     )
-    app = App(config, "127.0.0.1:0", clock=clock, wall=clock, sleep=clock.sleep)
     yield app
     sim.stop()
     app.web.stop()
@@ -96,3 +110,20 @@ def test_ready_waits_for_the_first_round_to_be_rendered(app: App) -> None:
     assert (state_of(body, "on"), state_of(body, "off")) == ("active", "inactive")
     assert b"\ntencent_live_exporter_ready 1.0\n" in body
     assert app.ready()  # and it stays ready
+
+
+def test_a_reload_that_adds_a_target_waits_for_its_round_on_metrics_too(app: App) -> None:
+    app.poller.first_round()
+    app.poller.run_pending()
+    assert not app.ready()  # the first ask takes the ticket
+    app.renderer.sync()
+    assert app.ready()
+    assert app.reload()[0]
+    assert not app.ready()  # the new target has not had its first round
+    app.poller.first_round()  # what a running poller's reload dispatches: the new first round
+    app.poller.run_pending()
+    assert app.poller.ready() and not app.ready()
+    app.renderer.sync()
+    assert app.ready()
+    body = b"".join(app.metrics_chunks(openmetrics=False, compressed=False))
+    assert state_of(body, "new") == "active"

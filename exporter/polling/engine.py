@@ -73,6 +73,7 @@ class Poller:
         self._started = False
         self._beat = clock()  # the last tick
         self._ready = False
+        self._readiness = 0  # counts the times _ready went back to False (reloads)
         self._lock = threading.Lock()  # serialises apply/start/stop (a reload vs. shutdown)
 
     @property
@@ -124,6 +125,7 @@ class Poller:
                 self.ticker.forget(k for t in runtime.targets if t.account == name for k in t.keys)
             self._runtime = runtime
             self._ready = False  # a new target is not ready before its first round
+            self._readiness += 1
             if self._started:
                 self.ticker.apply(self.ctx, runtime, now)
 
@@ -195,9 +197,14 @@ class Poller:
         """Run every queued call in the calling thread; for tests with a fake clock."""
         return self.dispatcher.run_pending()
 
+    @property
+    def readiness(self) -> int:
+        """Which readiness ``ready`` speaks of: a reload that adds targets starts a new one."""
+        return self._readiness
+
     def ready(self) -> bool:
         """Every target has completed its first round (state mode: polled every stream once);
-        once true, it stays true."""
+        once true, it stays true until a reload."""
         if not self._ready:
             store = self.ctx.store
 
