@@ -278,3 +278,22 @@ def test_metrics_doc_has_the_series_per_stream_table() -> None:
 def test_every_per_stream_family_has_a_known_condition() -> None:
     assert {f.when for f in ALL_FAMILIES} <= set(WHEN)
     assert [n for n, _, _ in SERIES_PER_STREAM] == sorted(f.name for f in ALL_FAMILIES)
+
+
+def test_the_readmes_fleet_example_is_what_the_catalog_counts() -> None:
+    from exporter.catalog import per_stream
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(
+        r"cost about ([\d,]+) series with the default families and\n([\d,]+)", readme
+    )
+    assert example, "README.md lost the fleet example under Metrics"
+    block = re.search(r"```yaml\n(metrics:\n.*?)```", readme, re.S)
+    assert block, "README.md lost the lean metrics.allow example"
+    lean = MetricFilter(allow=tuple(yaml.safe_load(block.group(1))["metrics"]["allow"]))
+    on_air = {"always", "active", "viewers", "history"}
+    counts = [
+        5000 * per_stream(f, {"always"}) + 5000 * per_stream(f, on_air)
+        for f in (MetricFilter(), lean)
+    ]
+    assert [int(x.replace(",", "")) for x in example.groups()] == counts
