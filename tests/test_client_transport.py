@@ -466,7 +466,9 @@ def test_send_limits_keep_every_second_of_arrivals_within_the_budget(
             j += 1
         busiest = max(busiest, i - j + 1)
     assert busiest <= 5
-    assert gated[-1] - gated[0] >= 2.0  # 12 calls at 5 a second
+    # 12 calls at 5 a second: 5 at once, 5 a second later, 2 a second after that (less the
+    # same 50 ms: the first arrival may come later after its send than the last one does).
+    assert gated[-1] - gated[0] >= 1.95
 
 
 NOTHING_LIVE_ANSWER = (
