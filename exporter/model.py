@@ -63,9 +63,7 @@ class StreamKey:
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "_hash", hash((self.account, self.domain, self.app, self.stream))
-        )
+        object.__setattr__(self, "_hash", hash((self.account, self.domain, self.app, self.stream)))
 
     def __hash__(self) -> int:
         return self._hash
