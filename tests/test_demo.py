@@ -1,7 +1,7 @@
 """``--demo``: streams in every state and some API errors soon after start; and
 ``./scripts/demo`` installs only what the exporter needs to run.
 
-How soon (under a second for the exporter, about 11 s from a fresh clone with ./scripts/demo) is
+How soon (under a second for the exporter, about 15 s from a fresh clone with ./scripts/demo) is
 measured by benchmarks/demo_start.py: the deadlines here only catch a demo that never gets there,
 so that a loaded machine cannot fail them."""
 
