@@ -191,9 +191,11 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         except OSError:
             return False
 
+    story: Story | None = None
     try:
         assert poll(ready, 20), (tmp / "prometheus.log").read_text()
-        yield Story(url, sim, config, port, t0, exporter)
+        story = Story(url, sim, config, port, t0, exporter)
+        yield story
     finally:
         prom.send_signal(signal.SIGTERM)
         try:
@@ -201,7 +203,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         except subprocess.TimeoutExpired:
             prom.kill()
         log.close()
-        exporter.stop()
+        # The restart test replaces the story's exporter: stop the one running now.
+        (story.exporter if story is not None else exporter).stop()
         sim.stop()
 
 
