@@ -96,7 +96,8 @@ def _int(response: dict[str, Any], name: str) -> int:
     return value
 
 
-def _items(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
+def object_list(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """An answer's list of objects ([] when absent or null): every list action's items."""
     value = response.get(name)
     if value is None:
         return []
@@ -105,7 +106,8 @@ def _items(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return value
 
 
-def _str(item: dict[str, Any], name: str, required: bool = True) -> str:
+def text_field(item: dict[str, Any], name: str, required: bool = True) -> str:
+    """A string field: non-empty when ``required``, else "" when absent or null."""
     value = item.get(name)
     if type(value) is str and (value or not required):
         return value
@@ -141,8 +143,12 @@ class Page:
 def parse_online_page(response: dict[str, Any]) -> Page:
     """OnlineInfo as (domain, app, stream) tuples."""
     items = [
-        (_str(i, "DomainName", required=False), _str(i, "AppName"), _str(i, "StreamName"))
-        for i in _items(response, "OnlineInfo")
+        (
+            text_field(i, "DomainName", required=False),
+            text_field(i, "AppName"),
+            text_field(i, "StreamName"),
+        )
+        for i in object_list(response, "OnlineInfo")
     ]
     return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
 
@@ -151,11 +157,11 @@ def parse_forbid_page(response: dict[str, Any]) -> Page:
     """ForbidStreamList as (domain, app, stream) tuples (domain/app may be empty)."""
     items = [
         (
-            _str(i, "DomainName", required=False),
-            _str(i, "AppName", required=False),
-            _str(i, "StreamName"),
+            text_field(i, "DomainName", required=False),
+            text_field(i, "AppName", required=False),
+            text_field(i, "StreamName"),
         )
-        for i in _items(response, "ForbidStreamList")
+        for i in object_list(response, "ForbidStreamList")
     ]
     return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
 
@@ -250,17 +256,17 @@ def parse_push_item(item: dict[str, Any], ips: bool = False) -> tuple[str, str, 
         _shared(get("Acodec"), "Acodec"),
         resolution,
         _sample_rate(get("AsampleRate")),
-        _str(item, "ClientIp", required=False) if ips else "",
-        _str(item, "ServerIp", required=False) if ips else "",
+        text_field(item, "ClientIp", required=False) if ips else "",
+        text_field(item, "ServerIp", required=False) if ips else "",
     )
     app, stream = get("AppName"), get("StreamName")
     if type(app) is str and app and type(stream) is str and stream:
         return app, stream, info
-    return _str(item, "AppName"), _str(item, "StreamName"), info
+    return text_field(item, "AppName"), text_field(item, "StreamName"), info
 
 
 def parse_push_page(response: dict[str, Any], ips: bool = False) -> Page:
-    items = [parse_push_item(i, ips) for i in _items(response, "DataInfoList")]
+    items = [parse_push_item(i, ips) for i in object_list(response, "DataInfoList")]
     return Page(items, _int(response, "TotalNum"), _int(response, "TotalPage"))
 
 

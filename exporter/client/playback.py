@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from exporter import cssapi
-from exporter.client.answers import beijing_to_unix
+from exporter.client.answers import beijing_to_unix, object_list, text_field
 from exporter.model import ApiError
 
 T = TypeVar("T")
@@ -60,15 +60,6 @@ def _parse_time(text: str) -> float:
     return value
 
 
-def _list(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    value = response.get(name)
-    if value is None:
-        return []
-    if type(value) is not list or not all(type(item) is dict for item in value):
-        raise ValueError(f"{name} is not a list of objects")
-    return value
-
-
 def _number(item: dict[str, Any], name: str) -> float:
     value = item.get(name)
     if value is None:
@@ -76,13 +67,6 @@ def _number(item: dict[str, Any], name: str) -> float:
     if type(value) not in (int, float) or value < 0 or value != value:
         raise ValueError(f"{name} is not a non-negative number")
     return float(value)
-
-
-def _text(item: dict[str, Any], name: str) -> str:
-    value = item.get(name)
-    if type(value) is not str or not value:
-        raise ValueError(f"{name} missing or not a string")
-    return value
 
 
 # -- DescribeAllStreamPlayInfoList -------------------------------------------------------------
@@ -105,8 +89,8 @@ class ViewerMinute:
 
 def parse_viewers(minute: float, response: dict[str, Any]) -> ViewerMinute:
     sums: dict[tuple[str, str], list[float]] = {}
-    for item in _list(response, "DataInfoList"):
-        key = (_text(item, "PlayDomain"), _text(item, "StreamName"))
+    for item in object_list(response, "DataInfoList"):
+        key = (text_field(item, "PlayDomain"), text_field(item, "StreamName"))
         acc = sums.setdefault(key, [0.0, 0.0, 0.0])
         acc[0] += _number(item, "Online")
         acc[1] += _number(item, "Bandwidth")
@@ -133,13 +117,13 @@ class DomainMinute:
 
 
 def parse_domains(response: dict[str, Any]) -> DomainMinute:
-    time = _parse_time(_text(response, "Time"))
+    time = _parse_time(text_field(response, "Time"))
     domains: dict[str, DomainPlay] = {}
-    for item in _list(response, "DomainInfoList"):
-        name = _text(item, "Domain")
+    for item in object_list(response, "DomainInfoList"):
+        name = text_field(item, "Domain")
         bw = flux = req = online = 0.0
         # One entry per region (MainlandOrOversea: Mainland, Oversea): summed.
-        for detail in _list(item, "DetailInfoList"):
+        for detail in object_list(item, "DetailInfoList"):
             bw += _number(detail, "Bandwidth")
             flux += _number(detail, "Flux")
             req += _number(detail, "Request")
@@ -159,13 +143,13 @@ def code_class(code: str) -> str | None:
 def parse_error_codes(response: dict[str, Any]) -> dict[str, dict[float, float]]:
     """Class (``4xx``, ``5xx``) -> minute -> responses, every code of the class summed."""
     out: dict[str, dict[float, float]] = {}
-    for item in _list(response, "HttpCodeList"):
-        cls = code_class(_text(item, "HttpCode"))
+    for item in object_list(response, "HttpCodeList"):
+        cls = code_class(text_field(item, "HttpCode"))
         if cls is None:
             continue
         minutes = out.setdefault(cls, {})
-        for value in _list(item, "ValueList"):
-            minute = _parse_time(_text(value, "Time"))
+        for value in object_list(item, "ValueList"):
+            minute = _parse_time(text_field(value, "Time"))
             minutes[minute] = minutes.get(minute, 0.0) + _number(value, "Numbers")
     return out
 
@@ -181,12 +165,12 @@ class Certificate:
 
 def parse_certs(response: dict[str, Any]) -> dict[str, Certificate]:
     out: dict[str, Certificate] = {}
-    for item in _list(response, "LiveDomainCertBindings"):
+    for item in object_list(response, "LiveDomainCertBindings"):
         status = item.get("Status")
         if type(status) is not int:
             raise ValueError("Status is not an integer")
-        out[_text(item, "DomainName")] = Certificate(
-            _parse_time(_text(item, "CertExpireTime")), status == 1
+        out[text_field(item, "DomainName")] = Certificate(
+            _parse_time(text_field(item, "CertExpireTime")), status == 1
         )
     return out
 
@@ -235,7 +219,7 @@ def _count(item: dict[str, Any], name: str) -> float:
 
 def parse_packages(response: dict[str, Any]) -> PackagePage:
     packages = []
-    for item in _list(response, "LivePackageInfoList"):
+    for item in object_list(response, "LivePackageInfoList"):
         kind = item.get("Type")
         if type(kind) is not int or kind not in PACKAGE_KINDS:
             raise ValueError("Type is not a known package type")
@@ -244,12 +228,12 @@ def parse_packages(response: dict[str, Any]) -> PackagePage:
         unit = _UNIT_SECONDS[kind]
         packages.append(
             Package(
-                id=_text(item, "Id"),
+                id=text_field(item, "Id"),
                 kind=PACKAGE_KINDS[kind],
                 total=_count(item, "Total") * unit,
                 used=_count(item, "Used") * unit,
                 left=_count(item, "Left") * unit,
-                expires=_parse_time(_text(item, "ExpireTime")),
+                expires=_parse_time(text_field(item, "ExpireTime")),
                 status=PACKAGE_STATUSES.get(status, "unknown")
                 if type(status) is int
                 else "unknown",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.client import Page
-from exporter.client.answers import beijing_to_unix
+from exporter.client.answers import beijing_to_unix, object_list, text_field
 
 __all__ = [
     "EVENT_PAGE_SIZE",
@@ -120,24 +120,6 @@ def _int(item: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def _text(item: dict[str, Any], name: str) -> str:
-    value = item.get(name)
-    if value is None:
-        return ""
-    if type(value) is not str:
-        raise ValueError(f"{name} is not a string")
-    return value
-
-
-def _list(response: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    value = response.get(name)
-    if value is None:
-        return []
-    if type(value) is not list or not all(type(item) is dict for item in value):
-        raise ValueError(f"{name} is not a list of objects")
-    return value
-
-
 def _totals(response: dict[str, Any]) -> tuple[int, int]:
     total, pages = response.get("TotalNum"), response.get("TotalPage")
     if type(total) is not int or total < 0 or type(pages) is not int or pages < 0:
@@ -148,19 +130,19 @@ def _totals(response: dict[str, Any]) -> tuple[int, int]:
 def parse_event_list(response: dict[str, Any]) -> Page:
     """EventList as SessionRecords."""
     items = []
-    for item in _list(response, "EventList"):
-        stream = _text(item, "StreamName")
+    for item in object_list(response, "EventList"):
+        stream = text_field(item, "StreamName", required=False)
         if not stream:
             raise ValueError("StreamName missing in EventList")
         duration = _int(item, "Duration")
         items.append(
             SessionRecord(
-                domain=_text(item, "DomainName"),
-                app=_text(item, "AppName"),
+                domain=text_field(item, "DomainName", required=False),
+                app=text_field(item, "AppName", required=False),
                 stream=stream,
                 start=parse_time(item.get("StreamStartTime")),
                 end=parse_time(item.get("StreamEndTime")),
-                stop_reason=_text(item, "StopReason"),
+                stop_reason=text_field(item, "StopReason", required=False),
                 duration=None if duration is None or duration < 0 else float(duration),
             )
         )
@@ -180,12 +162,12 @@ def _request_fields(request: str) -> dict[str, Any]:
 def parse_callback_records(response: dict[str, Any]) -> Page:
     """DataInfoList as CallbackRecords."""
     items = []
-    for item in _list(response, "DataInfoList"):
-        body = _request_fields(_text(item, "Request"))
+    for item in object_list(response, "DataInfoList"):
+        body = _request_fields(text_field(item, "Request", required=False))
         sequence = body.get("sequence")
         items.append(
             CallbackRecord(
-                stream=_text(item, "StreamId"),
+                stream=text_field(item, "StreamId", required=False),
                 event_type=_int(item, "EventType"),
                 event_time=parse_time(item.get("EventTime")),
                 result_code=_int(item, "ResultCode"),
