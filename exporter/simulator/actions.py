@@ -11,6 +11,7 @@ from typing import Any
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
 from exporter.simulator.history import HISTORY_HANDLERS
+from exporter.simulator.params import only
 from exporter.simulator.playback_actions import PLAYBACK_HANDLERS
 from exporter.simulator.policy import Policy
 from exporter.simulator.world import OnlineStream, World
@@ -30,12 +31,6 @@ def beijing_time(t: float) -> str:
 
 
 # parameter readers --------------------------------------------------------------------------
-
-
-def _only(params: Mapping[str, Any], allowed: set[str]) -> None:
-    for name in params:
-        if name not in allowed:
-            raise ApiError("UnknownParameter", f"The parameter `{name}` is not recognized.")
 
 
 def _required_str(params: Mapping[str, Any], name: str) -> str:
@@ -80,7 +75,7 @@ def _pages(total: int, size: int) -> int:
 def describe_stream_state(
     world: World, params: Mapping[str, Any], policy: Policy
 ) -> dict[str, Any]:
-    _only(params, {"AppName", "DomainName", "StreamName"})
+    only(params, {"AppName", "DomainName", "StreamName"})
     domain = _required_str(params, "DomainName")
     app = _required_str(params, "AppName")
     stream = _required_str(params, "StreamName")
@@ -88,7 +83,7 @@ def describe_stream_state(
 
 
 def describe_online_list(world: World, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
-    _only(params, {"DomainName", "AppName", "PageNum", "PageSize", "StreamName"})
+    only(params, {"DomainName", "AppName", "PageNum", "PageSize", "StreamName"})
     domain = _optional_str(params, "DomainName")
     app = _optional_str(params, "AppName")
     stream = _optional_str(params, "StreamName")
@@ -157,7 +152,7 @@ def _push_data(item: OnlineStream) -> dict[str, Any]:
 def describe_push_info_list(
     world: World, params: Mapping[str, Any], policy: Policy
 ) -> dict[str, Any]:
-    _only(params, {"PushDomain", "AppName", "PageNum", "PageSize"})
+    only(params, {"PushDomain", "AppName", "PageNum", "PageSize"})
     domain = _optional_str(params, "PushDomain")
     app = _optional_str(params, "AppName")
     page_num = _optional_int(params, "PageNum", 1, 1, PUSH_INFO_MAX_PAGE_NUM)
@@ -176,7 +171,7 @@ def describe_push_info_list(
 
 
 def describe_forbid_list(world: World, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
-    _only(params, {"PageNum", "PageSize", "StreamName"})
+    only(params, {"PageNum", "PageSize", "StreamName"})
     stream = _optional_str(params, "StreamName")
     page_num = _optional_int(params, "PageNum", 1, 1, None)
     page_size = _optional_int(params, "PageSize", 10, *policy.page_range(FORBID_LIST))

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.cssapi import CALLBACK_RECORDS, CHINA, EVENT_LIST, EVENT_LIST_MAX_RECORDS
-from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
+from exporter.simulator.errors import invalid_value, missing_parameter
 from exporter.simulator.model import ACTIVE, FORBID
+from exporter.simulator.params import int_param, only
 from exporter.simulator.policy import Policy
 
 __all__ = ["HISTORY_HANDLERS", "INTERRUPT_MESSAGES", "CallbackRecord", "Session", "SimHistory"]
@@ -154,12 +155,6 @@ class SimHistory:
 # -- the two actions -----------------------------------------------------------------------------
 
 
-def _only(params: Mapping[str, Any], allowed: set[str]) -> None:
-    for name in params:
-        if name not in allowed:
-            raise ApiError("UnknownParameter", f"The parameter `{name}` is not recognized.")
-
-
 def _text(params: Mapping[str, Any], name: str, required: bool) -> str | None:
     value = params.get(name)
     if value is None or value == "":
@@ -168,21 +163,6 @@ def _text(params: Mapping[str, Any], name: str, required: bool) -> str | None:
         return None
     if not isinstance(value, str):
         raise invalid_value(name, f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _int(
-    params: Mapping[str, Any], name: str, default: int | None, low: int, high: int
-) -> int | None:
-    value = params.get(name)
-    if value is None:
-        if default is None:
-            raise missing_parameter(name)
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_value(name, f"expected an integer, got {value!r}")
-    if not low <= value <= high:
-        raise invalid_value(name, f"{value} is out of range [{low}, {high}]")
     return value
 
 
@@ -229,7 +209,7 @@ def _pages(total: int, size: int) -> int:
 
 
 def describe_event_list(world: Any, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
-    _only(
+    only(
         params,
         {"StartTime", "EndTime", "AppName", "DomainName", "StreamName", "PageNum", "PageSize"}
         | {"IsFilter", "IsStrict", "IsAsc"},
@@ -247,16 +227,16 @@ def describe_event_list(world: Any, params: Mapping[str, Any], policy: Policy) -
     domain = _text(params, "DomainName", required=False)
     app = _text(params, "AppName", required=False) or "live"  # "默认为 live"
     stream = _text(params, "StreamName", required=False)
-    page = _int(params, "PageNum", 1, 1, EVENT_LIST_MAX_RECORDS)
-    size = _int(params, "PageSize", 10, 1, 100)
+    page = int_param(params, "PageNum", 1, 1, EVENT_LIST_MAX_RECORDS)
+    size = int_param(params, "PageSize", 10, 1, 100)
     assert page is not None and size is not None
     if page * size > EVENT_LIST_MAX_RECORDS:
         raise invalid_value(
             "PageNum", f"only the first {EVENT_LIST_MAX_RECORDS} records are listed"
         )
-    strict = _int(params, "IsStrict", 0, 0, 1) == 1
-    ascending = _int(params, "IsAsc", 0, 0, 1) == 1
-    _int(params, "IsFilter", 0, 0, 1)  # every simulated session started: nothing to filter
+    strict = int_param(params, "IsStrict", 0, 0, 1) == 1
+    ascending = int_param(params, "IsAsc", 0, 0, 1) == 1
+    int_param(params, "IsFilter", 0, 0, 1)  # every simulated session started: nothing to filter
     hits = [
         s
         for s in world.history.sessions()
@@ -292,7 +272,7 @@ def describe_event_list(world: Any, params: Mapping[str, Any], policy: Policy) -
 def describe_callback_records(
     world: Any, params: Mapping[str, Any], policy: Policy
 ) -> dict[str, Any]:
-    _only(
+    only(
         params,
         {"StartTime", "EndTime", "StreamName", "PageNum", "PageSize", "EventType", "ResultCode"},
     )
@@ -305,10 +285,10 @@ def describe_callback_records(
     if start < now - RECORDS_DAYS * 86400:
         raise invalid_value("StartTime", f"only the last {RECORDS_DAYS} days can be queried")
     stream = _text(params, "StreamName", required=True)
-    page = _int(params, "PageNum", None, 1, 10_000)
-    size = _int(params, "PageSize", None, *policy.page_range(CALLBACK_RECORDS))
-    event_type = _int(params, "EventType", -1, 0, 1000)
-    result_code = _int(params, "ResultCode", -1, 0, 1_000_000)
+    page = int_param(params, "PageNum", None, 1, 10_000)
+    size = int_param(params, "PageSize", None, *policy.page_range(CALLBACK_RECORDS))
+    event_type = int_param(params, "EventType", -1, 0, 1000)
+    result_code = int_param(params, "ResultCode", -1, 0, 1_000_000)
     assert page is not None and size is not None
     hits = [
         r

@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
+from exporter.simulator.errors import invalid_value, missing_parameter
 from exporter.simulator.model import ACTIVE, StreamKey
 from exporter.simulator.playback_scenario import PlaybackScenario, PlayDomainSpec
 from exporter.simulator.world import StateChange, World
@@ -176,12 +176,6 @@ def attach(world: World, scenario: PlaybackScenario | None = None) -> PlaybackMo
 # -- request readers ---------------------------------------------------------------------------
 
 
-def only(params: Mapping[str, Any], allowed: set[str]) -> None:
-    for name in params:
-        if name not in allowed:
-            raise ApiError("UnknownParameter", f"The parameter `{name}` is not recognized.")
-
-
 def play_domains(params: Mapping[str, Any], name: str = "PlayDomains") -> set[str] | None:
     value = params.get(name)
     if value is None or value == []:
@@ -189,21 +183,6 @@ def play_domains(params: Mapping[str, Any], name: str = "PlayDomains") -> set[st
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise invalid_value(name, "expected a list of domain names")
     return set(value)
-
-
-def int_param(
-    params: Mapping[str, Any], name: str, default: int | None, low: int, high: int
-) -> int:
-    value = params.get(name)
-    if value is None:
-        if default is None:
-            raise missing_parameter(name)
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_value(name, f"expected an integer, got {value!r}")
-    if not low <= value <= high:
-        raise invalid_value(name, f"{value} is out of range [{low}, {high}]")
-    return value
 
 
 def minute_of(t: float) -> float:
@@ -214,10 +193,8 @@ __all__ = [
     "PlaybackModel",
     "attach",
     "beijing",
-    "int_param",
     "iso_utc",
     "minute_of",
-    "only",
     "parse_time",
     "play_domains",
 ]

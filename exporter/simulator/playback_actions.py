@@ -16,6 +16,7 @@ from exporter.cssapi import (
     PLAY_ERROR_CODES,
 )
 from exporter.simulator.errors import invalid_value, missing_parameter
+from exporter.simulator.params import int_param, only
 from exporter.simulator.playback import (
     CODES,
     DAY,
@@ -25,10 +26,8 @@ from exporter.simulator.playback import (
     REALTIME_LAG,
     attach,
     beijing,
-    int_param,
     iso_utc,
     minute_of,
-    only,
     parse_time,
     play_domains,
 )
