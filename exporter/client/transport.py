@@ -138,6 +138,9 @@ def _bounded(new_conn: Callable[[], socket.socket], conn: HTTPConnection) -> soc
 
 
 class _HTTPConnection(HTTPConnection):
+    """A connection whose calls keep the deadline and pass the send gate. Also the base of the
+    HTTPS one: for it, super() is HTTPSConnection (the MRO puts it before HTTPConnection)."""
+
     response_class = _DeadlineResponse
     _gated = True  # putrequest clears it: the first send of each request passes the gate
 
@@ -155,22 +158,8 @@ class _HTTPConnection(HTTPConnection):
         super().send(data)
 
 
-class _HTTPSConnection(HTTPSConnection):
-    response_class = _DeadlineResponse
-    _gated = True
-
-    def _new_conn(self) -> socket.socket:
-        return _bounded(super()._new_conn, self)
-
-    def putrequest(self, *args: Any, **kwargs: Any) -> None:
-        self._gated = False
-        super().putrequest(*args, **kwargs)
-
-    def send(self, data: Any) -> None:
-        if not self._gated:
-            self._gated = True
-            _pass_gate(self)
-        super().send(data)
+class _HTTPSConnection(_HTTPConnection, HTTPSConnection):
+    pass
 
 
 class _HTTPPool(HTTPConnectionPool):
