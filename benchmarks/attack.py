@@ -367,6 +367,14 @@ async def smuggle(reader: asyncio.StreamReader, w: asyncio.StreamWriter, t: Targ
     await _until_closed(reader, 10)
 
 
+def _post_callback(w: asyncio.StreamWriter, body: bytes) -> None:
+    w.write(
+        b"POST /callbacks/live HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
 async def callback_flood(reader: asyncio.StreamReader, w: asyncio.StreamWriter, t: Target) -> None:
     domain, app = DISCOVERY_TARGET
     while not t.stopping:
@@ -383,11 +391,7 @@ async def callback_flood(reader: asyncio.StreamReader, w: asyncio.StreamWriter, 
                 "sign": hashlib.md5(f"{DEMO_CALLBACK_KEY}{expiry}".encode()).hexdigest(),
             }
         ).encode()
-        w.write(
-            b"POST /callbacks/live HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+        _post_callback(w, body)
         await _answer(reader, t)
 
 
@@ -417,11 +421,7 @@ async def forged_replay(reader: asyncio.StreamReader, w: asyncio.StreamWriter, t
                 "sign": _CAPTURED_SIGN,
             }
         ).encode()
-        w.write(
-            b"POST /callbacks/live HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+        _post_callback(w, body)
         await _answer(reader, t)
 
 
