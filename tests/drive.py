@@ -28,6 +28,14 @@ class Clock:
         return self.now
 
 
+class SharedClock(Clock):
+    """One fake clock for the exporter and the simulator: sleeping moves it."""
+
+    def sleep(self, seconds: float) -> bool:
+        self.now += max(0.0, seconds)
+        return False
+
+
 def make_app(
     sim: Simulator,
     wall: Clock,

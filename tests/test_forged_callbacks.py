@@ -21,8 +21,8 @@ from exporter.config import Config
 from exporter.model import StreamKey, StreamState
 from exporter.polling.tick import TICK_SECONDS
 from exporter.simulator import Simulator, World
+from tests.drive import SharedClock
 from tests.e2e import SECRET_ID, SECRET_KEY, parse_samples, sample
-from tests.test_real_accounts import SharedClock
 
 DOMAIN = "push-f.example.com"
 KEY = "forged-callback-key-9a1b"

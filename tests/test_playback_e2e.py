@@ -26,8 +26,8 @@ from exporter.config import Config
 from exporter.polling.tick import TICK_SECONDS
 from exporter.simulator import Simulator, World, load_scenario
 from exporter.simulator.playback import PlaybackModel, attach
+from tests.drive import SharedClock
 from tests.e2e import SECRET_ID, SECRET_KEY
-from tests.test_real_accounts import SharedClock
 
 PUSH = "push.example.com"
 PLAY = "play.example.com"

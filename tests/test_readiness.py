@@ -21,18 +21,12 @@ from exporter.exposition import Exposition
 from exporter.render import Renderer
 from exporter.simulator import Simulator, World
 from exporter.state import StateStore
-from tests.drive import Clock
+from tests.drive import SharedClock
 from tests.e2e import SECRET_ID, SECRET_KEY
 
 DOMAIN = "push.example.com"
 OTHER = "push-2.example.com"
 STREAMS = {DOMAIN: ["on", "off"], OTHER: ["new"]}
-
-
-class SharedClock(Clock):
-    def sleep(self, seconds: float) -> bool:
-        self.now += max(0.0, seconds)
-        return False
 
 
 def test_a_ticket_is_served_by_a_render_begun_after_it() -> None:

@@ -20,7 +20,7 @@ from exporter.model import StreamState
 from exporter.polling.tick import TICK_SECONDS
 from exporter.simulator import Simulator, World
 from exporter.simulator.policy import Policy
-from tests.drive import Clock
+from tests.drive import SharedClock
 from tests.e2e import SECRET_ID, SECRET_KEY
 
 DOMAINS = ("push-1.example.com", "push-2.example.com", "push-3.example.com")
@@ -31,14 +31,6 @@ BANS_PER_DOMAIN = 150  # on the two allowed domains: 300 bans (the issue asks fo
 ON, OFF = 20, 10
 FORBID_INTERVAL = 60.0
 ROUND_INTERVAL = 60.0
-
-
-class SharedClock(Clock):
-    """One fake clock for the exporter and the simulator: sleeping moves it."""
-
-    def sleep(self, seconds: float) -> bool:
-        self.now += max(0.0, seconds)
-        return False
 
 
 def world() -> World:
