@@ -14,7 +14,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from exporter.catalog import SERIES_PER_STREAM, describe, estimate
+from exporter.catalog import SERIES_PER_STREAM, describe, estimate, per_stream
 from exporter.config import ConfigError, parse_config
 from exporter.exposition import Exposition, pack_playback, split_families
 from exporter.exposition.bucket import ALL_FAMILIES
@@ -281,8 +281,6 @@ def test_every_per_stream_family_has_a_known_condition() -> None:
 
 
 def test_the_readmes_fleet_example_is_what_the_catalog_counts() -> None:
-    from exporter.catalog import per_stream
-
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     example = re.search(
         r"cost about ([\d,]+) series with the default families and\n([\d,]+)", readme
