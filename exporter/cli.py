@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from exporter import __version__, logs, malloc
+from exporter import __version__, heap, logs, malloc
 from exporter.safefile import DEFAULT_MAX_BYTES
 from exporter.signals import Signals
 
@@ -333,6 +333,9 @@ def _run(args: argparse.Namespace, signals: Signals) -> int:
         return _fail(f"cannot listen on {args.listen_address}: {exc.strerror or exc}")
     # The app keeps what it needs; the full config (every stream entry) can go.
     del config, loaded
+    # What is alive now lives until a reload: out of the collector's way (exporter/heap.py).
+    heap.freeze_long_lived()
+    heap.settle()
     app.web.configure(limits=limits, enable_lifecycle=args.enable_lifecycle)
 
     if signals.stop.is_set():

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from exporter import malloc
 from exporter.exposition import Exposition
@@ -45,7 +46,7 @@ class Renderer:
         self._beat = clock()  # the loop's last turn
         # One render at a time (the loop, a reload, a test), numbered for tickets: a ticket is
         # served by a render begun after it was taken, which saw every change made before.
-        self._one = threading.Lock()
+        self._one = threading.RLock()  # re-entered by sync() inside held()
         self._turns = threading.Lock()  # a leaf: guards the two counters only
         self._begun = 0
         self._ended = 0
@@ -65,6 +66,13 @@ class Renderer:
             with self._turns:
                 self._ended = turn
             return rendered
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No render but the holder's own ``sync`` calls inside: a reload marks 100k streams a
+        slice at a time, and a render begun after the first slice would be done again."""
+        with self._one:
+            yield
 
     def ticket(self) -> int:
         """A ticket for a render that begins from now on (and wake the thread for it): see

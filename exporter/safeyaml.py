@@ -18,20 +18,18 @@ go through PyYAML's own node loaders, checked by the same bounds.
 
 from __future__ import annotations
 
-import gc
-import threading
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from exporter import heap
 from exporter.problems import ProblemsError, show
 from exporter.yamlerrors import describe
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "gc_paused", "parse_yaml"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "parse_yaml"]
 
 # Aliases may add this many nodes to a document: a list of 1,000 streams shared by 100 targets.
 MAX_ALIAS_NODES = 100_000
@@ -298,33 +296,6 @@ def _fast_load(text: str) -> object:
 # ---------------------------------------------------------------------------------------------
 # The entry point
 
-_gc_lock = threading.Lock()
-_gc_depth = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a big tree is built.
-
-    Building 100,000 streams allocates millions of objects and none of them is garbage, yet each
-    700 allocations start a collection that walks them all: half the CPU of a parse. Reference
-    counting still frees everything; collection resumes when the last parse ends.
-    """
-    global _gc_depth, _gc_was_enabled
-    with _gc_lock:
-        if _gc_depth == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_depth += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_depth -= 1
-            if _gc_depth == 0 and _gc_was_enabled:
-                gc.enable()
-
 
 def _line(where: str, mark: Any, problem: str) -> str:
     at = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark is not None else where
@@ -350,7 +321,7 @@ def parse_yaml(
     ``fast=False`` uses only the pure-Python parser (small files, where its speed does not
     matter).
     """
-    with gc_paused():
+    with heap.paused():
         try:
             if fast and _CParser is not None and _CNodeLoader is not None:
                 try:

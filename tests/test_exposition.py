@@ -17,6 +17,7 @@ from exporter.config import parse_config
 from exporter.exposition import (
     BUCKET_SIZE,
     Exposition,
+    cache,
     format_labels,
     pack_push,
     split_families,
@@ -320,6 +321,62 @@ def test_flush_renders_only_changed_buckets() -> None:
     # A confirmation that changes nothing visible renders nothing.
     store.apply(Observation(keys[5], T0 + 60, Source.STATE_API, state=StreamState.ACTIVE), T0 + 60)
     assert expo.flush() == 1
+
+
+def test_a_reload_relabels_a_slice_at_a_time_and_adds_new_streams_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cache, "RELABEL_SLICE", 7)  # many slices, one ending mid-way
+    expo, store = pair()
+    keys = [StreamKey("a", "d", "live", f"s{i:03d}") for i in range(0, 100, 2)]
+    expo.set_streams((k, (("team", "day"),), None) for k in keys)
+    for key in keys:
+        store.add(key, Policy(180, 1800))
+    expo.flush()
+    new = [StreamKey("a", "d", "live", f"s{i:03d}") for i in range(1, 100, 4)]
+    for key in new:
+        store.add(key, Policy(180, 1800))
+    held: list[int] = []
+    relabel = cache.Exposition._relabel
+
+    def counting(self: cache.Exposition, items: list[Any]) -> list[Any]:
+        held.append(len(items))  # one hold of the lock per slice
+        return relabel(self, items)
+
+    monkeypatch.setattr(cache.Exposition, "_relabel", counting)
+    expo.set_streams((k, (("team", "night"),), None) for k in [*keys, *new])
+    assert held == [7] * 10 + [5]
+    expo.flush()
+    body = expo.render().decode()
+    states = [line for line in body.splitlines() if line.startswith("tencent_live_stream_state{")]
+    streams = [line.split('stream="', 1)[1].split('"', 1)[0] for line in states]
+    assert streams == sorted(k.stream for k in [*keys, *new] for _ in range(4))
+    assert all('team="night"' in line for line in states)
+
+
+def test_a_held_renderer_renders_nothing_but_the_holders_own_syncs() -> None:
+    store = StateStore()
+    expo = Exposition(CollectorRegistry())
+    renderer = Renderer(store, expo, threading.Event())
+    key = StreamKey("a", "d", "live", "s")
+    expo.set_stream(key, (), None)
+    store.add(key, Policy(180, 1800))
+    other_began, other_done = threading.Event(), threading.Event()
+    rendered: list[int] = []
+
+    def other() -> None:
+        other_began.set()
+        rendered.append(renderer.sync())
+        other_done.set()
+
+    with renderer.held():
+        worker = threading.Thread(target=other)
+        worker.start()
+        other_began.wait()
+        assert not other_done.wait(0.2)  # the render thread waits for the holder
+        assert renderer.sync() == 1  # the holder's own render goes on
+    worker.join(10)
+    assert rendered == [0]  # and found nothing left to do
 
 
 @pytest.mark.parametrize(

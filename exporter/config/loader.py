@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from pydantic import TypeAdapter, ValidationError
 
+from exporter import heap
 from exporter.config.checks import Loc, Problems, cross_problems
 from exporter.config.errors import locate, message
 from exporter.config.expect import ScheduleName, ScheduleSpec
@@ -20,7 +21,7 @@ from exporter.config.fields import DEFER_CROSS_CHECKS, plain_name
 from exporter.config.models import Config, StreamEntry
 from exporter.problems import UNENCODABLE, ProblemsError, encodable, kind
 from exporter.safefile import DEFAULT_MAX_BYTES, DEFAULT_READ_TIMEOUT, read_text
-from exporter.safeyaml import gc_paused, parse_yaml
+from exporter.safeyaml import parse_yaml
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
@@ -137,7 +138,7 @@ def parse_config(
         base_dir = os.path.dirname(source) if not source.startswith("<") else os.getcwd()
     # One pause for YAML and validation: both build a tree of (at 100k streams) millions of
     # objects, none of them garbage.
-    with gc_paused():
+    with heap.paused():
         return _parse(text, environ, source, base_dir)
 
 

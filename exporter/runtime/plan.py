@@ -108,15 +108,21 @@ class Plan:
 
 
 def configured_streams(
-    account: str, target: Target, expectations: Expectations | None = None
+    account: str,
+    target: Target,
+    expectations: Expectations | None = None,
+    known: Mapping[StreamKey, StreamKey] | None = None,
 ) -> dict[StreamKey, StreamSpec]:
+    """The target's streams and their specs; keys found in ``known`` are that very object."""
     out: dict[StreamKey, StreamSpec] = {}
+    same = (known or {}).get
     # Streams of a target mostly share their labels: one spec object for all of them keeps
     # 100k streams from holding 100k equal tuples.
     shared: dict[StreamSpec, StreamSpec] = {}
     expect = expectations or Expectations.without_schedules()
     for entry in target.streams:
         key = StreamKey(account, target.domain, target.app, entry.name)
+        key = same(key, key)
         extra = {**target.labels, **entry.labels}
         expected = expect.of(target, entry)
         if expected.label is not None:
@@ -159,7 +165,7 @@ def client_settings(account: Account, budgets: Mapping[str, float]) -> ClientSet
 
 
 def _owned(
-    config: Config, shard: Shard
+    config: Config, shard: Shard, known: Mapping[StreamKey, StreamKey]
 ) -> list[tuple[str, Target, str, dict[StreamKey, StreamSpec]]]:
     """(name, target, account, streams) of the targets this shard polls."""
     names = target_names(list(config.targets))
@@ -168,7 +174,7 @@ def _owned(
     owned = []
     for name, t in zip(names, config.targets, strict=True):
         account = t.account or default_account
-        streams = configured_streams(account, t, expectations)
+        streams = configured_streams(account, t, expectations, known)
         if t.discovers:
             # A discovering target is listed by one shard; the others would only repeat it.
             if not shard.owns(f"{account}/{t.domain}/{t.app}"):
@@ -185,9 +191,12 @@ def _owned(
     return owned
 
 
-def plan(config: Config, shard: Shard | None = None) -> Plan:
+def plan(
+    config: Config, shard: Shard | None = None, known: Mapping[StreamKey, StreamKey] | None = None
+) -> Plan:
+    """``known``: the running snapshot's stream keys, reused (see configured_streams)."""
     shard = shard or Shard()
-    owned = _owned(config, shard)
+    owned = _owned(config, shard, known or {})
     # Only per-stream polling grows with the number of streams: stretch those intervals.
     by_account: dict[str, list[tuple[int, float]]] = {}
     for _, t, account, streams in owned:
