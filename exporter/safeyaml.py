@@ -26,6 +26,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from exporter import heap
+from exporter.courtesy import breathe
 from exporter.problems import ProblemsError, show
 from exporter.yamlerrors import describe
 
@@ -221,6 +222,8 @@ def _fast_load(text: str) -> object:
             value: object
             if kind is scalar_event:
                 nodes += 1
+                if not nodes & 1023:
+                    breathe()
                 text_value: str = event.value
                 tag = event.tag
                 if tag is None or tag == "!":

@@ -127,8 +127,13 @@ SHORT_RUNS: dict[str, ShortRun] = {
         exit_codes=REPORTS,
     ),
     "startup.py": ShortRun(
-        ("--streams", "500", "--reload-wait", "20"),
-        (r"^ready after [\d.]+ s \(target [\d.]+ s\)", r"^reload: CPU [\d.]+ s; \d+ gzip scrapes"),
+        ("--streams", "500", "--reload-wait", "20", "--reloads", "2"),
+        (
+            r"^ready after [\d.]+ s \(target [\d.]+ s\)",
+            r"^reload \(2x, .*\d+ gzip scrapes during them: p50 \d+ ms, p99 \d+ ms",
+            r"without a reload \(peer\): p50 \d+ ms",
+            r"^peak RSS \d+ MB \(target 200\)",
+        ),
     ),
     "statuspage_render.py": ShortRun(
         ("--sizes", "300", "--renders", "2"),

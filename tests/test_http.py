@@ -6,6 +6,7 @@ client sees on the wire: statuses, headers, bodies, and whether the connection s
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import threading
@@ -17,6 +18,7 @@ import pytest
 from exporter.callbacks import Rejection
 from exporter.callbacks.origin import Origin
 from exporter.web import Limits, WebServer, parse_web_config, wants_gzip
+from exporter.web.outflow import WRITE_SLICE, Outflow
 from tests import fakes
 
 
@@ -510,6 +512,69 @@ def test_write_timeout_drops_a_client_that_never_reads(serve: Serve) -> None:
     # Nothing is read here; the server gives up on its own and frees the connection.
     assert server.stats.wait_for(lambda s: s.closed["write_timeout"] == 1, timeout=10)
     assert server.stats.wait_for(lambda s: s.open_connections == 0, timeout=10)
+
+
+def test_a_large_answer_of_mixed_chunks_arrives_whole_and_in_order(serve: Serve) -> None:
+    # Small chunks are joined into large writes and big ones are written as they are: the
+    # batch before a big chunk must go first, however much room the kernel has.
+    chunks = [
+        bytes([65 + n % 26]) * size
+        for n, size in enumerate([300] * 40 + [WRITE_SLICE * 2] + [900] * 30 + [WRITE_SLICE])
+    ]
+    chunks += [b"%06d\n" % n for n in range(20_000)]
+
+    class Mixed(Backend):
+        def metrics_chunks(self, openmetrics: bool, compressed: bool) -> list[bytes]:
+            return chunks
+
+    server, _ = serve(backend=Mixed())
+    client = Client(server.port)
+    client.send(get())
+    answer = client.answer()
+    assert answer.status == 200
+    assert answer.body == b"".join(chunks)
+
+
+def test_the_room_is_the_kernels_free_send_buffer_and_none_for_a_client_that_does_not_read() -> (
+    None
+):
+    listener = socket.create_server(("127.0.0.1", 0))
+    reader = socket.create_connection(listener.getsockname())
+    sender, _ = listener.accept()
+    listener.close()
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    buffered = [0]
+
+    class Transport:
+        def get_write_buffer_size(self) -> int:
+            return buffered[0]
+
+        def get_extra_info(self, name: str) -> socket.socket:
+            assert name == "socket"
+            return sender
+
+    class Conn:
+        transport = Transport()
+        tls = False
+
+    outflow = Outflow(Conn())  # type: ignore[arg-type]
+    try:
+        size = sender.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        assert outflow.room() == size // 2  # nothing queued yet
+        buffered[0] = 1  # the transport holds bytes already: the client is behind
+        assert outflow.room() == 0
+        buffered[0] = 0
+        sender.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                sender.send(b"x" * 65536)  # never read: the kernel's queue fills
+        assert outflow.room() < WRITE_SLICE // 4
+        Conn.tls = True
+        assert outflow.room() == 0
+    finally:
+        sender.close()
+        reader.close()
 
 
 def test_over_the_cap_the_quietest_connection_makes_room(serve: Serve) -> None:

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporter.broadcast import Watch
+from exporter.courtesy import breathe
 from exporter.exposition.bucket import ALL_FAMILIES, StreamMeta, render_bucket
 from exporter.exposition.bucket import StatusReader as StatusReader  # re-exported
 from exporter.exposition.families import LabelPairs, format_labels, pack_push, split_families
@@ -162,6 +163,7 @@ class Exposition:
         for item in streams:
             batch.append(item)
             if len(batch) == RELABEL_SLICE:
+                breathe()
                 added += self._relabel(batch)
                 batch = []
         added += self._relabel(batch)
@@ -296,6 +298,7 @@ class Exposition:
             evaluate = evaluator(self._wall())
             done = 0
             for bucket in todo:
+                breathe()
                 # One bucket's inputs at a time: copying every dirty bucket's first would hold
                 # a 100k-entry dict of push values for the whole flush.
                 with self._lock:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from exporter import rounds
+from exporter.courtesy import breathe
 from exporter.exposition import Exposition
 from exporter.model import StreamKey, StreamState
 from exporter.runtime.plan import Plan, StreamSpec, TargetSpec
@@ -107,7 +108,9 @@ class Membership:
             self._exposition.set_streams(
                 (key, spec.extra, spec.down_after, spec.watch) for key, spec in wanted.items()
             )
-            for key in wanted:
+            for n, key in enumerate(wanted):
+                if not n & 511:
+                    breathe()
                 self._store.add(key, policies[key])
             self._discovered = discovered
             self._provisional = provisional

@@ -15,6 +15,7 @@ from exporter import cssapi, rounds
 from exporter.broadcast import Watch
 from exporter.client import ClientSettings
 from exporter.config import Account, Config, Target
+from exporter.courtesy import breathe
 from exporter.exposition import LabelPairs
 from exporter.model import StreamKey
 from exporter.runtime.expectations import Expectations
@@ -120,7 +121,9 @@ def configured_streams(
     # 100k streams from holding 100k equal tuples.
     shared: dict[StreamSpec, StreamSpec] = {}
     expect = expectations or Expectations.without_schedules()
-    for entry in target.streams:
+    for n, entry in enumerate(target.streams):
+        if not n & 511:
+            breathe()
         key = StreamKey(account, target.domain, target.app, entry.name)
         key = same(key, key)
         extra = {**target.labels, **entry.labels}

@@ -216,6 +216,10 @@ class Connection(asyncio.BufferedProtocol):
             self._paused_reading = False
             self.transport.resume_reading()
 
+    @property
+    def tls(self) -> bool:
+        return self._tls is not None
+
     def send(self, data: bytes | memoryview) -> None:
         """Onto the wire now, through TLS if the connection has it (the outflow paces it)."""
         if self._tls is not None:

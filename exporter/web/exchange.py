@@ -255,19 +255,26 @@ class Exchange:
     async def _write_body(self, head: bytes, chunks: list[bytes]) -> None:
         """Small pieces are joined so that an answer is a few large writes, not thousands; the
         head goes with the first: separate small sends meet Nagle and delayed ACK."""
+        outflow = self.conn.outflow
         batch = [head]
         size = len(head)
+        limit = WRITE_SLICE + outflow.room()  # as much as the client can take at once
         for chunk in chunks:
-            if size + len(chunk) > WRITE_SLICE and size:
-                await self.conn.outflow.write(b"".join(batch))
+            if size + len(chunk) > limit and size:
+                await outflow.write(b"".join(batch))
                 batch, size = [], 0
+                limit = WRITE_SLICE + outflow.room()
             if len(chunk) >= WRITE_SLICE:
-                await self.conn.outflow.write(chunk)  # sliced there, without a copy
+                if batch:
+                    await outflow.write(b"".join(batch))
+                    batch, size = [], 0
+                await outflow.write(chunk)  # sliced there, without a copy
+                limit = WRITE_SLICE + outflow.room()
                 continue
             batch.append(chunk)
             size += len(chunk)
         if batch:
-            await self.conn.outflow.write(b"".join(batch))
+            await outflow.write(b"".join(batch))
 
     async def _linger(self) -> None:
         """Closing with unread input makes the kernel send a reset, which can destroy the

@@ -1,0 +1,51 @@
+"""A long job rests a moment after each few milliseconds of work (exporter/courtesy.py)."""
+
+from __future__ import annotations
+
+import threading
+
+from exporter import courtesy
+from exporter.courtesy import Breather
+
+
+def test_a_breather_rests_once_per_stretch_of_work_and_never_in_between() -> None:
+    now = [100.0]
+    rests: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        rests.append(seconds)
+        now[0] += seconds
+
+    breather = Breather(work=0.004, rest=0.0005, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        breather.breathe()  # no time has passed: no rest
+    assert rests == []
+    now[0] += 0.0039
+    breather.breathe()
+    assert rests == []
+    now[0] += 0.0001
+    breather.breathe()
+    assert rests == [0.0005]
+    # The next stretch is counted from the end of the rest, not from the call before it.
+    now[0] += 0.0039
+    breather.breathe()
+    assert rests == [0.0005]
+    now[0] += 0.0001
+    breather.breathe()
+    assert rests == [0.0005, 0.0005] and breather.rests == 2
+
+
+def test_each_thread_breathes_on_its_own_clock() -> None:
+    courtesy.breathe()
+    mine = courtesy._local.breather
+    theirs: list[Breather] = []
+
+    def other() -> None:
+        courtesy.breathe()
+        theirs.append(courtesy._local.breather)
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    worker.join(10)
+    assert theirs and theirs[0] is not mine
+    assert courtesy._local.breather is mine
