@@ -2,16 +2,17 @@
 
 The simulator (its own process) has N streams online on one push domain; the exporter (the real
 CLI, its own process) lists all N in its config. Measured: seconds from start to /-/ready, the
-exporter's CPU seconds and RSS at ready; then a reload of a config that changes every stream's
-labels (SIGHUP), with gzip scrapes every 50 ms throughout: their p50/p99/max latency, the
-reload's CPU seconds and the peak RSS. Printed next to the targets of the issue:
+exporter's CPU seconds and RSS at ready; then ``--reloads`` reloads of a config that changes
+every stream's labels (SIGHUP), with gzip scrapes every 50 ms throughout: their p50/p99/max
+latency pooled over the reloads, next to the same scrapes for 2 s without a reload (the peer),
+each reload's CPU seconds and the peak RSS. Printed next to the targets of the issue:
 
 - China site (one large list page per round): ready within 5 s at 100,000 streams;
 - elsewhere (100-stream pages): ready within 1.1x of the floor the list budget sets
   (pages / list budget);
 - reload at 100,000 streams: scrapes p99 under 50 ms, RSS under 200 MB.
 
-    .venv/bin/python benchmarks/startup.py [--streams 100000] [--site china|strict]
+    .venv/bin/python benchmarks/startup.py [--streams 100000] [--site china|strict] [--reloads 3]
 """
 
 from __future__ import annotations
