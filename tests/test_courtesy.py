@@ -16,7 +16,9 @@ def test_a_breather_rests_once_per_stretch_of_work_and_never_in_between() -> Non
         rests.append(seconds)
         now[0] += seconds
 
-    breather = Breather(work=0.004, rest=0.0005, clock=lambda: now[0], sleep=sleep)
+    breather = Breather(
+        work=0.004, rest=0.0005, clock=lambda: now[0], sleep=sleep, wanted=lambda: True
+    )
     for _ in range(3):
         breather.breathe()  # no time has passed: no rest
     assert rests == []
@@ -49,3 +51,19 @@ def test_each_thread_breathes_on_its_own_clock() -> None:
     worker.join(10)
     assert theirs and theirs[0] is not mine
     assert courtesy._local.breather is mine
+
+
+def test_with_no_request_being_answered_a_breather_does_not_rest() -> None:
+    now = [0.0]
+    rests: list[float] = []
+    breather = Breather(clock=lambda: now[0], sleep=rests.append)
+    assert not courtesy.wanted()
+    now[0] += 1.0
+    breather.breathe()
+    assert rests == []
+    with courtesy.demand():
+        assert courtesy.wanted()
+        breather.breathe()  # the stretch was counted anew after the skipped rest
+        now[0] += 1.0
+        breather.breathe()
+    assert rests == [courtesy.REST_SECONDS] and not courtesy.wanted()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from exporter import courtesy
 from exporter.callbacks import Rejection
 from exporter.callbacks.origin import Origin
 from exporter.web import Limits, WebServer, parse_web_config, wants_gzip
@@ -533,6 +534,24 @@ def test_a_large_answer_of_mixed_chunks_arrives_whole_and_in_order(serve: Serve)
     answer = client.answer()
     assert answer.status == 200
     assert answer.body == b"".join(chunks)
+
+
+def test_long_jobs_are_asked_to_rest_while_a_request_is_answered(serve: Serve) -> None:
+    seen: list[bool] = []
+
+    class Watching(Backend):
+        def metrics_chunks(self, openmetrics: bool, compressed: bool) -> list[bytes]:
+            seen.append(courtesy.wanted())
+            return [b"x 1\n"]
+
+    server, _ = serve(backend=Watching())
+    client = Client(server.port)
+    client.send(get())
+    assert client.answer().status == 200
+    assert seen == [True]
+    client.close()
+    assert server.stats.wait_for(lambda s: s.open_connections == 0, timeout=10)
+    assert not courtesy.wanted()  # the exchange is over: no rest asked for any more
 
 
 def test_the_room_is_the_kernels_free_send_buffer_and_none_for_a_client_that_does_not_read() -> (

@@ -13,6 +13,7 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from exporter import courtesy
 from exporter.callbacks.origin import Origin
 from exporter.web.connection import Connection
 from exporter.web.http1 import BadRequest, ChunkedBody, Request, TooLarge, parse_head, response_head
@@ -61,7 +62,9 @@ class Exchange:
                 if request is None:
                     break
                 first = False
-                if not await self._serve(request):
+                with courtesy.demand():  # long jobs leave the GIL free now and then meanwhile
+                    served = await self._serve(request)
+                if not served:
                     break
         except (Closed, ConnectionError):
             pass
