@@ -14,7 +14,7 @@ from exporter.app import App
 from exporter.config import Config
 from exporter.simulator import Simulator, World
 from tests.drive import SharedClock
-from tests.e2e import SECRET_ID, SECRET_KEY
+from tests.e2e import SECRET_ID, SECRET_KEY, exporter_config
 
 DOMAIN = "push.example.com"
 SLACK = 1000
@@ -79,26 +79,9 @@ def app() -> Iterator[tuple[App, list[dict[str, str]]]]:
     labels = [{"team": "day"}]
 
     def config() -> Config:
-        return Config.model_validate(
-            {
-                "accounts": [
-                    {
-                        "name": "a",
-                        "endpoint": sim.url,
-                        "credentials": {"secret_id": SECRET_ID, "secret_key": SECRET_KEY},
-                    }
-                ],
-                "targets": [
-                    {
-                        "domain": DOMAIN,
-                        "mode": "state",
-                        "push_info": False,
-                        "labels": labels[-1],
-                        "streams": ["a", "b", "c"],
-                    }
-                ],
-            }
-        )
+        raw = exporter_config(sim.url, {DOMAIN: ["a", "b", "c"]})
+        raw["targets"][0].update(push_info=False, labels=labels[-1])
+        return Config.model_validate(raw)
 
     app = App(config(), "127.0.0.1:0", loader=config, clock=clock, wall=clock, sleep=clock.sleep)
     yield app, labels

@@ -24,6 +24,12 @@ __all__ = ["WRITE_SLICE", "Closed", "Outflow"]
 WRITE_SLICE = 64 * 1024
 
 
+def _kernel_queue(sock: socket.socket) -> int:
+    """Bytes in the socket's send queue: sent but not acknowledged, or not sent yet."""
+    raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    return int(struct.unpack("i", raw)[0])
+
+
 class Closed(Exception):
     """The connection is gone (closed by the client, aborted by a deadline or an eviction)."""
 
@@ -67,10 +73,9 @@ class Outflow:
             return 0
         try:
             size = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
-            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+            return max(0, size - _kernel_queue(sock)) // 2
         except OSError:
             return 0
-        return max(0, size - int(struct.unpack("i", raw)[0])) // 2
 
     async def write(self, data: bytes | memoryview) -> None:
         """Hand ``data`` to the client a slice at a time (plus the kernel's ``room``), each
@@ -104,10 +109,9 @@ class Outflow:
         if sock is None:
             return queued
         try:
-            raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+            return queued + _kernel_queue(sock)
         except OSError:
             return queued
-        return queued + int(struct.unpack("i", raw)[0])
 
     async def caught_up(self, limit: int) -> None:
         """Until the client has taken all but ``limit`` bytes of its earlier answers.
