@@ -3,7 +3,6 @@ them (field names checked against ``tencentcloud.live.v20180801.models``)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from exporter.cssapi import FORBID_LIST, ONLINE_LIST, PUSH_INFO_LIST, STATE
 from exporter.simulator.errors import ApiError, invalid_value, missing_parameter
 from exporter.simulator.history import HISTORY_HANDLERS
-from exporter.simulator.params import only
+from exporter.simulator.params import int_param, only, pages
 from exporter.simulator.playback_actions import PLAYBACK_HANDLERS
 from exporter.simulator.policy import Policy
 from exporter.simulator.world import OnlineStream, World
@@ -51,24 +50,6 @@ def _optional_str(params: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _optional_int(
-    params: Mapping[str, Any], name: str, default: int, low: int, high: int | None
-) -> int:
-    value = params.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_value(name, f"expected an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise invalid_value(name, f"{value} is out of range {bound}")
-    return value
-
-
-def _pages(total: int, size: int) -> int:
-    return math.ceil(total / size) if total else 0
-
-
 # actions ------------------------------------------------------------------------------------
 
 
@@ -87,8 +68,8 @@ def describe_online_list(world: World, params: Mapping[str, Any], policy: Policy
     domain = _optional_str(params, "DomainName")
     app = _optional_str(params, "AppName")
     stream = _optional_str(params, "StreamName")
-    page_num = _optional_int(params, "PageNum", 1, 1, None)
-    page_size = _optional_int(params, "PageSize", 10, *policy.page_range(ONLINE_LIST))
+    page_num = int_param(params, "PageNum", 1, 1, None)
+    page_size = int_param(params, "PageSize", 10, *policy.page_range(ONLINE_LIST))
     if domain is None:
         domains = world.domains()
         if len(domains) > 1:
@@ -118,7 +99,7 @@ def describe_online_list(world: World, params: Mapping[str, Any], policy: Policy
         "PageNum": page_num,
         "PageSize": page_size,
         "TotalNum": total,
-        "TotalPage": _pages(total, page_size),
+        "TotalPage": pages(total, page_size),
     }
 
 
@@ -155,8 +136,8 @@ def describe_push_info_list(
     only(params, {"PushDomain", "AppName", "PageNum", "PageSize"})
     domain = _optional_str(params, "PushDomain")
     app = _optional_str(params, "AppName")
-    page_num = _optional_int(params, "PageNum", 1, 1, PUSH_INFO_MAX_PAGE_NUM)
-    page_size = _optional_int(params, "PageSize", 200, *policy.page_range(PUSH_INFO_LIST))
+    page_num = int_param(params, "PageNum", 1, 1, PUSH_INFO_MAX_PAGE_NUM)
+    page_size = int_param(params, "PageSize", 200, *policy.page_range(PUSH_INFO_LIST))
     start = (page_num - 1) * page_size
     total, items = world.online(domain, app, start, start + page_size)
     if total == 0:
@@ -166,15 +147,15 @@ def describe_push_info_list(
         "PageNum": page_num,
         "PageSize": page_size,
         "TotalNum": total,
-        "TotalPage": _pages(total, page_size),
+        "TotalPage": pages(total, page_size),
     }
 
 
 def describe_forbid_list(world: World, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
     only(params, {"PageNum", "PageSize", "StreamName"})
     stream = _optional_str(params, "StreamName")
-    page_num = _optional_int(params, "PageNum", 1, 1, None)
-    page_size = _optional_int(params, "PageSize", 10, *policy.page_range(FORBID_LIST))
+    page_num = int_param(params, "PageNum", 1, 1, None)
+    page_size = int_param(params, "PageSize", 10, *policy.page_range(FORBID_LIST))
     start = (page_num - 1) * page_size
     total, items = world.forbidden(stream, start, start + page_size)
     return {
@@ -182,7 +163,7 @@ def describe_forbid_list(world: World, params: Mapping[str, Any], policy: Policy
         "PageNum": page_num,
         "PageSize": page_size,
         "TotalNum": total,
-        "TotalPage": _pages(total, page_size),
+        "TotalPage": pages(total, page_size),
     }
 
 

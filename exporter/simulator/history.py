@@ -25,7 +25,7 @@ from typing import Any
 from exporter.cssapi import CALLBACK_RECORDS, CHINA, EVENT_LIST, EVENT_LIST_MAX_RECORDS
 from exporter.simulator.errors import invalid_value, missing_parameter
 from exporter.simulator.model import ACTIVE, FORBID
-from exporter.simulator.params import int_param, only
+from exporter.simulator.params import int_param, only, pages
 from exporter.simulator.policy import Policy
 
 __all__ = ["HISTORY_HANDLERS", "INTERRUPT_MESSAGES", "CallbackRecord", "Session", "SimHistory"]
@@ -204,10 +204,6 @@ def _beijing(t: float) -> str:
     return dt.datetime.fromtimestamp(t, _BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _pages(total: int, size: int) -> int:
-    return -(-total // size) if total else 0
-
-
 def describe_event_list(world: Any, params: Mapping[str, Any], policy: Policy) -> dict[str, Any]:
     only(
         params,
@@ -229,7 +225,6 @@ def describe_event_list(world: Any, params: Mapping[str, Any], policy: Policy) -
     stream = _text(params, "StreamName", required=False)
     page = int_param(params, "PageNum", 1, 1, EVENT_LIST_MAX_RECORDS)
     size = int_param(params, "PageSize", 10, 1, 100)
-    assert page is not None and size is not None
     if page * size > EVENT_LIST_MAX_RECORDS:
         raise invalid_value(
             "PageNum", f"only the first {EVENT_LIST_MAX_RECORDS} records are listed"
@@ -265,7 +260,7 @@ def describe_event_list(world: Any, params: Mapping[str, Any], policy: Policy) -
         "PageNum": page,
         "PageSize": size,
         "TotalNum": len(hits),
-        "TotalPage": _pages(len(hits), size),
+        "TotalPage": pages(len(hits), size),
     }
 
 
@@ -289,7 +284,6 @@ def describe_callback_records(
     size = int_param(params, "PageSize", None, *policy.page_range(CALLBACK_RECORDS))
     event_type = int_param(params, "EventType", -1, 0, 1000)
     result_code = int_param(params, "ResultCode", -1, 0, 1_000_000)
-    assert page is not None and size is not None
     hits = [
         r
         for r in world.history.callbacks()
@@ -316,7 +310,7 @@ def describe_callback_records(
         "PageNum": page,
         "PageSize": size,
         "TotalNum": len(hits),
-        "TotalPage": _pages(len(hits), size),
+        "TotalPage": pages(len(hits), size),
     }
 
 

@@ -16,9 +16,10 @@ def only(params: Mapping[str, Any], allowed: set[str]) -> None:
 
 
 def int_param(
-    params: Mapping[str, Any], name: str, default: int | None, low: int, high: int
+    params: Mapping[str, Any], name: str, default: int | None, low: int, high: int | None
 ) -> int:
-    """An integer in [low, high]; ``default`` when absent, or MissingParameter without one."""
+    """An integer in [low, high] (no upper bound when ``high`` is None); ``default`` when
+    absent, or MissingParameter without one."""
     value = params.get(name)
     if value is None:
         if default is None:
@@ -26,6 +27,12 @@ def int_param(
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid_value(name, f"expected an integer, got {value!r}")
-    if not low <= value <= high:
-        raise invalid_value(name, f"{value} is out of range [{low}, {high}]")
+    if value < low or (high is not None and value > high):
+        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise invalid_value(name, f"{value} is out of range {bound}")
     return value
+
+
+def pages(total: int, size: int) -> int:
+    """TotalPage for ``total`` items in pages of ``size`` (0 when there are none)."""
+    return -(-total // size) if total else 0
