@@ -26,7 +26,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from exporter import heap
-from exporter.courtesy import breathe
+from exporter.courtesy import PACE_ITEMS, breathe
 from exporter.problems import ProblemsError, show
 from exporter.yamlerrors import describe
 
@@ -222,7 +222,7 @@ def _fast_load(text: str) -> object:
             value: object
             if kind is scalar_event:
                 nodes += 1
-                if not nodes & 1023:
+                if not nodes % PACE_ITEMS:
                     breathe()
                 text_value: str = event.value
                 tag = event.tag

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from exporter import courtesy
 from exporter.courtesy import Breather
 
@@ -67,3 +69,16 @@ def test_with_no_request_being_answered_a_breather_does_not_rest() -> None:
         now[0] += 1.0
         breather.breathe()
     assert rests == [courtesy.REST_SECONDS] and not courtesy.wanted()
+
+
+def test_paced_yields_every_item_and_looks_at_the_clock_once_per_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looks: list[int] = []
+    items = list(range(2 * courtesy.PACE_ITEMS + 1))
+    monkeypatch.setattr(courtesy, "breathe", lambda: looks.append(len(seen)))
+    seen: list[int] = []
+    for item in courtesy.paced(items):
+        seen.append(item)
+    assert seen == items
+    assert looks == [0, courtesy.PACE_ITEMS, 2 * courtesy.PACE_ITEMS]

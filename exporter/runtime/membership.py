@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from exporter import rounds
-from exporter.courtesy import breathe
+from exporter.courtesy import paced
 from exporter.exposition import Exposition
 from exporter.model import StreamKey, StreamState
 from exporter.runtime.plan import Plan, StreamSpec, TargetSpec
@@ -108,9 +108,7 @@ class Membership:
             self._exposition.set_streams(
                 (key, spec.extra, spec.down_after, spec.watch) for key, spec in wanted.items()
             )
-            for n, key in enumerate(wanted):
-                if not n & 511:
-                    breathe()
+            for key in paced(wanted):
                 self._store.add(key, policies[key])
             self._discovered = discovered
             self._provisional = provisional

@@ -15,7 +15,7 @@ from exporter import cssapi, rounds
 from exporter.broadcast import Watch
 from exporter.client import ClientSettings
 from exporter.config import Account, Config, Target
-from exporter.courtesy import breathe
+from exporter.courtesy import paced
 from exporter.exposition import LabelPairs
 from exporter.model import StreamKey
 from exporter.runtime.expectations import Expectations
@@ -121,9 +121,7 @@ def configured_streams(
     # 100k streams from holding 100k equal tuples.
     shared: dict[StreamSpec, StreamSpec] = {}
     expect = expectations or Expectations.without_schedules()
-    for n, entry in enumerate(target.streams):
-        if not n & 511:
-            breathe()
+    for entry in paced(target.streams):
         key = StreamKey(account, target.domain, target.app, entry.name)
         key = same(key, key)
         extra = {**target.labels, **entry.labels}
