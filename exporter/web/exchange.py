@@ -261,23 +261,24 @@ class Exchange:
         outflow = self.conn.outflow
         batch = [head]
         size = len(head)
-        limit = WRITE_SLICE + outflow.room()  # as much as the client can take at once
+        room = outflow.room()  # as much as the client can take at once, on top of a slice
         for chunk in chunks:
-            if size + len(chunk) > limit and size:
-                await outflow.write(b"".join(batch))
+            if size + len(chunk) > WRITE_SLICE + room and size:
+                await outflow.write(b"".join(batch), room)
                 batch, size = [], 0
-                limit = WRITE_SLICE + outflow.room()
+                room = outflow.room()
             if len(chunk) >= WRITE_SLICE:
                 if batch:
-                    await outflow.write(b"".join(batch))
+                    await outflow.write(b"".join(batch), room)
                     batch, size = [], 0
-                await outflow.write(chunk)  # sliced there, without a copy
-                limit = WRITE_SLICE + outflow.room()
+                    room = outflow.room()
+                await outflow.write(chunk, room)  # sliced there, without a copy
+                room = outflow.room()
                 continue
             batch.append(chunk)
             size += len(chunk)
         if batch:
-            await outflow.write(b"".join(batch))
+            await outflow.write(b"".join(batch), room)
 
     async def _linger(self) -> None:
         """Closing with unread input makes the kernel send a reset, which can destroy the

@@ -77,16 +77,18 @@ class Outflow:
         except OSError:
             return 0
 
-    async def write(self, data: bytes | memoryview) -> None:
+    async def write(self, data: bytes | memoryview, room: int | None = None) -> None:
         """Hand ``data`` to the client a slice at a time (plus the kernel's ``room``), each
-        after the last has drained."""
+        after the last has drained. ``room``: what the caller has just read it to be, for the
+        first piece (two more system calls for nothing otherwise)."""
         conn = self._conn
         view = memoryview(data)
         start = 0
         while start < len(view):
             if conn.closed or conn.transport is None:
                 raise Closed()
-            end = start + WRITE_SLICE + self.room()
+            end = start + WRITE_SLICE + (self.room() if room is None else room)
+            room = None
             conn.send(view[start:end])
             start = end
             while self._paused and not conn.closed:
