@@ -79,8 +79,9 @@ def settle() -> bool:
     """Move every object alive now to the permanent generation; returns whether a full
     collection ran first (the frozen set had grown by a quarter since the last one).
 
-    Called at the end of a start-up or reload, inside its ``paused()``: were collection on, the
-    first allocation after the work would start a collection of everything the work built.
+    Called at the end of a reload, inside its ``paused()``: were collection on, the first
+    allocation after the work would start a collection of everything the work built. Called
+    once at start-up too, where the first call collects everything anyway.
     """
     global _frozen_after_full
     if not _freezing:
@@ -100,8 +101,3 @@ def settle() -> bool:
                 1000 * (time.perf_counter() - started),
             )
         return full
-
-
-def frozen() -> int:
-    """How many objects the collector leaves alone (gc.get_freeze_count)."""
-    return gc.get_freeze_count()
