@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -223,6 +224,54 @@ def store_of(n: int) -> tuple[StateStore, list[StreamKey]]:
     for key in keys:
         store.add(key, POLICY)
     return store, keys
+
+
+def test_a_bulk_update_wakes_the_renderer_once_when_all_of_it_is_in() -> None:
+    # 5,000 streams are three slices of the lock; a render woken by the first slice would
+    # re-render every bucket for a third of the round, then again for the rest.
+    woken = threading.Event()
+    store = StateStore(changed=woken)
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(5000)]
+    for key in keys:
+        store.add(key, POLICY)
+    store.take_changes()
+    woken.clear()
+    awake_while_applying: list[bool] = []
+
+    def feed() -> Iterator[StreamKey]:
+        for key in keys:
+            awake_while_applying.append(woken.is_set())
+            yield key
+
+    store.apply_bulk(feed(), Verdict(A, 5, OL), 6)
+    assert awake_while_applying == [False] * 5000
+    assert woken.is_set()
+    changes = store.take_changes()
+    assert changes is not None and len(changes) == 5000
+
+
+def test_changes_made_together_wake_once_when_the_last_holder_leaves() -> None:
+    woken = threading.Event()
+    store = StateStore(changed=woken)
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(3)]
+    with store.together():
+        store.add(keys[0], POLICY)
+        with store.together():  # a round's two bulks inside the round's own hold
+            store.apply_bulk(keys[:1], Verdict(A, 5, OL), 6)
+            store.add(keys[1], POLICY)
+        assert not woken.is_set()
+        store.apply(Observation(keys[0], 7.0, Source.CALLBACK, state=IN), 7)  # any writer
+        assert not woken.is_set()
+    assert woken.is_set()
+    assert store.take_changes() == [keys[0], keys[0], keys[1], keys[0]]
+    # Nothing recorded inside: nothing to wake for; outside, changes wake as before.
+    woken.clear()
+    with store.together():
+        unknown = Observation(keys[2], 5.0, Source.CALLBACK, state=A)
+        assert store.apply(unknown, 6) is Outcome.UNKNOWN_STREAM
+    assert not woken.is_set()
+    store.add(keys[2], POLICY)
+    assert woken.is_set()
 
 
 def test_store_bulk_verdicts_and_membership() -> None:

@@ -72,18 +72,22 @@ class ForbidRound:
         unsure = {(i, stream) for i, stream in bans.unsure}
         now, started = ctx.wall(), self._started
         assert started is not None
-        for i, (_, view) in enumerate(views):
-            banned = bans.banned.get(i, set())
-            ctx.store.apply_bulk(
-                (k for k in view.keys if k.stream in banned),
-                Verdict(StreamState.FORBID, started, S.FORBID_LIST),
-                now,
-            )
-            ctx.store.apply_bulk(
-                (k for k in view.keys if k.stream not in banned and (i, k.stream) not in unsure),
-                Verdict(StreamState.INACTIVE, started, S.FORBID_LIST),
-                now,
-            )
+        with ctx.store.together():  # one render for the round (StateStore.together)
+            for i, (_, view) in enumerate(views):
+                banned = bans.banned.get(i, set())
+                ctx.store.apply_bulk(
+                    (k for k in view.keys if k.stream in banned),
+                    Verdict(StreamState.FORBID, started, S.FORBID_LIST),
+                    now,
+                )
+                cleared = (
+                    k for k in view.keys if k.stream not in banned and (i, k.stream) not in unsure
+                )
+                ctx.store.apply_bulk(
+                    cleared,
+                    Verdict(StreamState.INACTIVE, started, S.FORBID_LIST),
+                    now,
+                )
         clock = ctx.clock()
         for i, stream in bans.unsure:
             t, view = views[i]

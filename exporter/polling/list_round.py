@@ -112,16 +112,17 @@ class ListRound:
         ctx.progress.capped(t.name, capped)
         now = ctx.wall()
         started = self._started
-        ctx.store.apply_bulk(
-            (k for n in plan.active if (k := by_name.get(n)) is not None),
-            Verdict(StreamState.ACTIVE, started, S.ONLINE_LIST),
-            now,
-        )
-        ctx.store.apply_bulk(
-            (k for n in plan.absent if (k := by_name.get(n)) is not None),
-            Verdict(StreamState.INACTIVE, started, S.ONLINE_LIST),
-            now,
-        )
+        with ctx.store.together():  # one render for the round (StateStore.together)
+            ctx.store.apply_bulk(
+                (k for n in plan.active if (k := by_name.get(n)) is not None),
+                Verdict(StreamState.ACTIVE, started, S.ONLINE_LIST),
+                now,
+            )
+            ctx.store.apply_bulk(
+                (k for n in plan.absent if (k := by_name.get(n)) is not None),
+                Verdict(StreamState.INACTIVE, started, S.ONLINE_LIST),
+                now,
+            )
         clock = ctx.clock()
         for stream in plan.confirm:
             key = by_name.get(stream)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from exporter.model import SOURCE_INDEX, Observation, StreamKey, Verdict
@@ -84,6 +85,9 @@ class StateStore:
         self._changes: list[StreamKey] = []
         self._all_changed = False
         self._changed = changed if changed is not None else threading.Event()
+        # Inside together(): changes are recorded but the renderer is woken once, at the end.
+        self._holds = 0
+        self._wake_held = False
         self._initial: dict[Policy, StreamStatus] = {}
         # Deadline -> streams due then; the heap holds each distinct deadline once. Streams
         # renewed by one list round share a deadline, so this costs a pointer per stream.
@@ -133,10 +137,31 @@ class StateStore:
         if len(changes) > max(_MIN_CHANGES, _CHANGES_PER_STREAM * len(self._status)):
             self._all_changed = True
             self._changes = []
+        if self._holds:
+            self._wake_held = True
         # Event.set takes a lock and notifies: only when it is not set already (100k changes a
         # round otherwise cost a second). The renderer clears it before it takes the changes.
-        if not self._changed.is_set():
+        elif not self._changed.is_set():
             self._changed.set()
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Changes made inside (by any thread) wake the renderer once, when the last holder
+        leaves. A list round's verdicts for 100k streams take 0.2-0.3 s in slices; a render
+        woken by the first slice re-rendered every bucket for the part it saw, then again for
+        the rest: two full renders (0.7 s of CPU each) on the way to ready, not one."""
+        with self._lock:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+                wake = self._holds == 0 and self._wake_held
+                if wake:
+                    self._wake_held = False
+            if wake:
+                self._changed.set()
 
     def take_changes(self) -> list[StreamKey] | None:
         """The streams whose exposed fields changed since the last call; None for "all of
@@ -196,13 +221,14 @@ class StateStore:
         """One verdict for many streams (a list round); untracked keys are ignored."""
         memo = _Memo()
         batch: list[StreamKey] = []
-        for key in keys:
-            batch.append(key)
-            if len(batch) >= _BULK_CHUNK:
+        with self.together():
+            for key in keys:
+                batch.append(key)
+                if len(batch) >= _BULK_CHUNK:
+                    self._apply_batch(batch, verdict, now, memo)
+                    batch = []
+            if batch:
                 self._apply_batch(batch, verdict, now, memo)
-                batch = []
-        if batch:
-            self._apply_batch(batch, verdict, now, memo)
 
     def _apply_batch(
         self, keys: list[StreamKey], verdict: Verdict, now: float, memo: _Memo
