@@ -288,11 +288,13 @@ class App:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        # The first requests go out before the first render (0.3 s at 100k streams), which
+        # runs while Tencent answers them; the server listens once /metrics is whole.
+        self.poller.start()
         self.renderer.sync()
         self.renderer.start()
         self.web.start()
         log.info("listening on %s", self.web.address)
-        self.poller.start()
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop polling, give in-flight calls ``timeout`` to finish, then close the server."""
