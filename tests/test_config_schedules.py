@@ -301,3 +301,34 @@ def test_models_built_in_code_check_references_too() -> None:
                 ],
             }
         )
+
+
+def test_every_bare_entry_gets_the_targets_spec_wherever_it_is_listed() -> None:
+    # Planning builds the spec of a bare entry once per target (plan.configured_streams):
+    # entries before it with their own labels or expect_live must not leak into it.
+    config = parse_config(
+        textwrap.dedent(
+            """
+            accounts: [{name: a}]
+            targets:
+              - domain: d.example.com
+                labels: {team: x}
+                down_after: 2m
+                expect_live: true
+                streams:
+                  - {name: first, labels: {team: y}}
+                  - {name: early, expect_live: false}
+                  - plain
+                  - {name: full}
+                  - other
+            """
+        ),
+        env={},
+    )
+    specs = {k.stream: v for k, v in plan(config).specs.items()}
+    assert specs["plain"] is specs["full"] is specs["other"]
+    assert specs["plain"].extra == (("expect_live", "true"), ("team", "x"))
+    assert specs["plain"].down_after == 120.0
+    assert specs["first"].extra == (("expect_live", "true"), ("team", "y"))
+    assert specs["early"].extra == (("expect_live", "false"), ("team", "x"))
+    assert specs["early"].down_after is None

@@ -62,3 +62,15 @@ targets: [{domain: d.example.com, streams: [{name: s, expect_live: {schedule: sh
     assert one == fingerprint(parse_config(config))
     assert one != fingerprint(parse_config(config.replace("22:00:00", "23:00:00")))
     assert one != fingerprint(parse_config(config.replace('"20:00"', '"20:30"')))
+
+
+def test_the_fingerprint_of_a_bare_name_is_its_entry_whichever_way_it_is_written() -> None:
+    # Bare entries are digested by name alone (reload.fingerprint); written out in full, the
+    # same entry must not look like a change, and anything beyond the name must.
+    base = "accounts: [{name: a}]\ntargets:\n  - domain: d.example.com\n    streams: "
+    bare = fingerprint(parse_config(base + "[s, t]\n"))
+    assert bare == fingerprint(parse_config(base + "[{name: s}, t]\n"))
+    assert bare != fingerprint(parse_config(base + "[t, s]\n"))
+    assert bare != fingerprint(parse_config(base + "[{name: s, labels: {x: y}}, t]\n"))
+    assert bare != fingerprint(parse_config(base + "[{name: s, down_after: 5m}, t]\n"))
+    assert bare != fingerprint(parse_config(base + "[{name: s, expect_live: true}, t]\n"))

@@ -79,6 +79,13 @@ class StreamEntry(BaseModel):
             raise invalid("must be greater than 0s")
         return value
 
+    def bare(self) -> bool:
+        """Only a name: everything else is the target's (most entries of a large fleet, which
+        planning and the reload fingerprint then handle once per target)."""
+        return not self.labels and (
+            self.expect_live is None and self.down_after is None and self.quality is None
+        )
+
     @classmethod
     def named(cls, name: str) -> StreamEntry:
         """The entry of a stream written as its bare name, which ``plain_name`` accepted.

@@ -121,9 +121,13 @@ def configured_streams(
     # 100k streams from holding 100k equal tuples.
     shared: dict[StreamSpec, StreamSpec] = {}
     expect = expectations or Expectations.without_schedules()
+    bare: StreamSpec | None = None  # the spec of every entry that is only a name
     for entry in paced(target.streams):
         key = StreamKey(account, target.domain, target.app, entry.name)
         key = same(key, key)
+        if bare is not None and entry.bare():
+            out[key] = bare
+            continue
         extra = {**target.labels, **entry.labels}
         expected = expect.of(target, entry)
         if expected.label is not None:
@@ -132,7 +136,9 @@ def configured_streams(
         if expected.pages:
             down_after = entry.down_after if entry.down_after is not None else target.down_after
         spec = StreamSpec(tuple(sorted(extra.items())), down_after, expected.watch)
-        out[key] = shared.setdefault(spec, spec)
+        out[key] = spec = shared.setdefault(spec, spec)
+        if bare is None and entry.bare():
+            bare = spec
     return out
 
 
