@@ -5,6 +5,7 @@ Pure text functions, shared by the bucket cache (``cache.py``) and its tests.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable
@@ -180,6 +181,10 @@ def format_labels(pairs: LabelPairs) -> str:
 
 # prometheus_client's own float formatting (untyped there), so values read as the registry's do.
 _value: Callable[[float], str] = floatToGoString
+# For values that many streams share (a list round's change time, a target's down_after): a
+# lookup instead of formatting, which was a fifth of a 100k-stream render.
+_shared_value: Callable[[float], str] = functools.lru_cache(maxsize=4096)(floatToGoString)
+_escaped_source: Callable[[str], str] = functools.lru_cache(maxsize=64)(escape_label_value)
 
 
 # The state set's four values for each state, in ALL_STATES order.
@@ -208,9 +213,10 @@ def render_stream(
         f'{n}{{{labels},state="forbid"}} {f}\n{n}{{{labels},state="unknown"}} {u}\n'
     )
     if status.last_change is not None:
-        source = escape_label_value(status.change_source or "")
+        source = _escaped_source(status.change_source or "")
         n = LAST_CHANGE.name
-        lines[n].append(f'{n}{{{labels},source="{source}"}} {_value(status.last_change)}\n')
+        when = _shared_value(status.last_change)
+        lines[n].append(f'{n}{{{labels},source="{source}"}} {when}\n')
     if status.errors_by_code:
         n = ERRORS.name
         lines[n].append(
@@ -220,7 +226,8 @@ def render_stream(
             )
         )
     if down_after is not None:
-        lines[DOWN_AFTER.name].append(f"{DOWN_AFTER.name}{{{labels}}} {_value(down_after)}\n")
+        n = DOWN_AFTER.name
+        lines[n].append(f"{n}{{{labels}}} {_shared_value(down_after)}\n")
     if push is None or status.state is not StreamState.ACTIVE:
         return
     numbers, texts = _push_fields(push)
