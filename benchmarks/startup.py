@@ -18,6 +18,7 @@ each reload's CPU seconds and the peak RSS. Printed next to the targets of the i
 from __future__ import annotations
 
 import argparse
+import compileall
 import gzip
 import math
 import os
@@ -139,6 +140,9 @@ def main() -> int:
         # meanwhile (scrapes "slow" by 60-80 ms with no reload running).
         texts = {v: yaml.safe_dump(config(sim_url, args.streams, args.site, v)) for v in "ab"}
         path.write_text(texts["a"])
+        # As installed (pip compiles every module): a checkout run under PYTHONDONTWRITEBYTECODE
+        # would compile the exporter's modules at each start, 0.3 s of CPU that no install pays.
+        compileall.compile_dir(ROOT / "exporter", quiet=1)
         started = time.monotonic()
         exporter = subprocess.Popen(
             [
