@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 # The longest names the exporter tracks, in the config and from callbacks alike: a label value
 # per stream on every series, so a 60 KB name would bloat /metrics (and DNS names stop at 253).
@@ -52,21 +53,18 @@ class Source(str, enum.Enum):
 SOURCE_INDEX: dict[Source, int] = {s: i for i, s in enumerate(Source)}
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class StreamKey:
+class StreamKey(NamedTuple):
+    """A stream's identity: every owner keys its maps by it.
+
+    A tuple, not a frozen dataclass: 100,000 of them are built at each start and reload, which
+    took 160 ms as dataclasses and 25-48 ms as tuples; a tuple's hash and order are C code
+    over the four strings (whose hashes are cached), and its size is the same (72 bytes).
+    """
+
     account: str
     domain: str
     app: str
     stream: str
-    # The hash, once: every owner keys its maps by StreamKey, and the generated __hash__ built a
-    # tuple on each lookup (1.2 million at a start of 100,000 streams, 12% of its CPU).
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.account, self.domain, self.app, self.stream)))
-
-    def __hash__(self) -> int:
-        return self._hash
 
     def __str__(self) -> str:
         return f"{self.domain}/{self.app}/{self.stream}"
