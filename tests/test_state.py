@@ -274,6 +274,31 @@ def test_changes_made_together_wake_once_when_the_last_holder_leaves() -> None:
     assert woken.is_set()
 
 
+def test_adding_many_streams_is_adding_each_and_wakes_once() -> None:
+    woken = threading.Event()
+    one, many = StateStore(), StateStore(changed=woken)
+    keys = [StreamKey("main", "d", "live", f"s{i}") for i in range(4500)]
+    longer = Policy(stale_after=60, forbid_stale_after=600)
+    for store in (one, many):
+        store.add(keys[0], POLICY)
+        store.apply(Observation(keys[0], 10.0, SA, state=A), 10)
+    woken.clear()
+    awake: list[bool] = []
+
+    def feed() -> Iterator[tuple[StreamKey, Policy]]:
+        for i, key in enumerate(keys):
+            awake.append(woken.is_set())
+            yield key, longer if i == 0 else POLICY
+
+    many.add_many(feed())
+    for i, key in enumerate(keys):
+        one.add(key, longer if i == 0 else POLICY)
+    assert many.snapshot() == one.snapshot()
+    first = many.get(keys[0])
+    assert first is not None and first.policy == longer and first.state is A  # history kept
+    assert awake == [False] * len(keys) and woken.is_set()
+
+
 def test_store_bulk_verdicts_and_membership() -> None:
     store, keys = store_of(5000)
     store.apply_bulk(keys[:10], Verdict(A, 5, OL), 6)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from exporter import rounds
-from exporter.courtesy import paced
 from exporter.exposition import Exposition
 from exporter.model import StreamKey, StreamState
 from exporter.runtime.plan import Plan, StreamSpec, TargetSpec
@@ -108,8 +107,7 @@ class Membership:
             self._exposition.set_streams(
                 (key, spec.extra, spec.down_after, spec.watch) for key, spec in wanted.items()
             )
-            for key in paced(wanted):
-                self._store.add(key, policies[key])
+            self._store.add_many((key, policies[key]) for key in wanted)
             self._discovered = discovered
             self._provisional = provisional
             self._runtime = runtime
