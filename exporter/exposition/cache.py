@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from operator import itemgetter
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
@@ -153,9 +154,16 @@ class Exposition:
         for the whole 100-200 ms of a relabelling."""
         with self._lock:
             if not self._meta:
-                items = sorted(streams, key=lambda item: item[0])
+                items = sorted(streams, key=itemgetter(0))
+                # The streams of a target share their label tuple: one _spec lookup (which
+                # hashes the whole tuple) per distinct one, not one per stream.
+                same: dict[tuple[int, float | None, int], StreamMeta] = {}
                 for key, extra, down_after, *watch in items:
-                    self._meta[key] = self._spec(extra, down_after, *watch)
+                    shared = (id(extra), down_after, id(watch[0]) if watch else 0)
+                    meta = same.get(shared)
+                    if meta is None:
+                        meta = same[shared] = self._spec(extra, down_after, *watch)
+                    self._meta[key] = meta
                 self._buckets.load([item[0] for item in items])
                 return
         added: list[StreamItem] = []

@@ -186,14 +186,14 @@ def _owned(
             # A discovering target is listed by one shard; the others would only repeat it.
             if not shard.owns(f"{account}/{t.domain}/{t.app}"):
                 continue
-        else:
+        elif shard.enabled:  # unsharded, every stream is owned: no identity to format
             streams = {
                 k: v
                 for k, v in streams.items()
                 if shard.owns(f"{k.account}/{k.domain}/{k.app}/{k.stream}")
             }
-            if not streams:
-                continue
+        if not streams and not t.discovers:
+            continue
         owned.append((name, t, account, streams))
     return owned
 
