@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -130,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if token:
             tokens[secret_id] = token
     world = World.from_scenario(scenario)
+    # The world lives as long as the process: out of the collector's way. Each 20k-stream page
+    # builds 60k objects, enough to set off full collections that walked 100k streams' worth of
+    # world: a page took 190 ms of CPU, 100 ms once frozen.
+    gc.freeze()
     host, port = args.listen
     sim = Simulator(
         world,
