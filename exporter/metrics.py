@@ -119,15 +119,22 @@ class ExporterMetrics:
 
     def call_hook(self, account: str) -> Callable[[str, float, ApiError | None], None]:
         """The client's per-call hook for one account."""
-        requests = {}
-        durations = {}
+        # One dict of pairs, each stored in one assignment: the lane's workers call the hook
+        # at once, and with two dicts a second worker found the counter set and the histogram
+        # not yet (a KeyError that failed a poll, seen in the chaos soak). Two workers may both
+        # create a pair; labels() returns the same children to both.
+        children: dict[str, tuple[Counter, Histogram]] = {}
 
         def hook(action: str, seconds: float, error: ApiError | None) -> None:
-            if action not in requests:
-                requests[action] = self.api_requests.labels(account, action)
-                durations[action] = self.api_duration.labels(account, action)
-            requests[action].inc()
-            durations[action].observe(seconds)
+            pair = children.get(action)
+            if pair is None:
+                pair = children[action] = (
+                    self.api_requests.labels(account, action),
+                    self.api_duration.labels(account, action),
+                )
+            requests, duration = pair
+            requests.inc()
+            duration.observe(seconds)
             if error is not None:
                 self.api_errors.labels(account, action, error.code).inc()
 

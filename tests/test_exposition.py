@@ -183,6 +183,36 @@ def full_exposition() -> str:
     return expo.render().decode()
 
 
+def test_a_call_counted_by_a_second_worker_while_the_first_creates_its_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The interleaving of the chaos soak's KeyError, made deterministic: another worker's call
+    # runs between the first call's creation of the counter and of the histogram.
+    metrics = ExporterMetrics()
+    hook = metrics.call_hook("main")
+    action = "DescribeLiveStreamState"
+    create = metrics.api_duration.labels
+    nested: list[bool] = []
+
+    def labels_with_a_call_in_between(*values: str) -> Any:
+        if not nested:
+            nested.append(True)
+            hook(action, 0.2, None)  # the second worker
+        return create(*values)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(metrics.api_duration, "labels", labels_with_a_call_in_between)
+        hook(action, 0.1, None)
+    hook(action, 0.3, None)
+    assert nested == [True]
+    registry = metrics.registry
+    labels = {"account": "main", "action": action}
+    assert registry.get_sample_value("tencent_live_api_requests_total", labels) == 3
+    assert registry.get_sample_value("tencent_live_api_request_duration_seconds_count", labels) == 3
+    total = registry.get_sample_value("tencent_live_api_request_duration_seconds_sum", labels)
+    assert total is not None and abs(total - 0.6) < 1e-9
+
+
 def test_output_sorted_stable_and_cached() -> None:
     text = full_exposition()
     names = [line.split()[2] for line in text.splitlines() if line.startswith("# HELP")]
