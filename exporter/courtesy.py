@@ -91,3 +91,16 @@ def paced(items: Iterable[T]) -> Iterator[T]:
         if not n % PACE_ITEMS:
             breathe()
         yield item
+
+
+def slices(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size``, the last one shorter, none empty: for bulk work done a
+    slice per hold of a lock (callers breathe between slices where that is wanted)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

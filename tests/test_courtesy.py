@@ -82,3 +82,9 @@ def test_paced_yields_every_item_and_looks_at_the_clock_once_per_pace(
         seen.append(item)
     assert seen == items
     assert looks == [0, courtesy.PACE_ITEMS, 2 * courtesy.PACE_ITEMS]
+
+
+def test_slices_hold_every_item_in_order_and_none_is_empty() -> None:
+    assert list(courtesy.slices(iter(range(7)), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(courtesy.slices(range(6), 3)) == [[0, 1, 2], [3, 4, 5]]
+    assert list(courtesy.slices([], 3)) == []

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporter.broadcast import Watch
-from exporter.courtesy import breathe
+from exporter.courtesy import breathe, slices
 from exporter.exposition.bucket import ALL_FAMILIES, StreamMeta, render_bucket
 from exporter.exposition.bucket import StatusReader as StatusReader  # re-exported
 from exporter.exposition.families import LabelPairs, format_labels, pack_push, split_families
@@ -167,15 +167,10 @@ class Exposition:
                 self._buckets.load([item[0] for item in items])
                 return
         added: list[StreamItem] = []
-        batch: list[StreamItem] = []
-        for item in streams:
-            batch.append(item)
-            if len(batch) == RELABEL_SLICE:
-                breathe()
-                added += self._relabel(batch)
-                batch = []
-        added += self._relabel(batch)
-        for key, extra, down_after, *watch in sorted(added, key=lambda item: item[0]):
+        for batch in slices(streams, RELABEL_SLICE):
+            breathe()
+            added += self._relabel(batch)
+        for key, extra, down_after, *watch in sorted(added, key=itemgetter(0)):
             self.set_stream(key, extra, down_after, *watch)
 
     def _relabel(self, items: list[StreamItem]) -> list[StreamItem]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from exporter.courtesy import breathe
+from exporter.courtesy import breathe, slices
 from exporter.model import SOURCE_INDEX, Observation, StreamKey, Verdict
 from exporter.state.combine import (
     Outcome,
@@ -107,20 +107,12 @@ class StateStore:
         """``add`` for each (key, policy), a slice per hold of the lock, waking the renderer
         once: a start or reload adds 100k streams, and a lock and a wake-up check per stream
         were a quarter of building the runtime."""
-        batch: list[tuple[StreamKey, Policy]] = []
         with self.together():
-            for item in streams:
-                batch.append(item)
-                if len(batch) >= _BULK_CHUNK:
-                    self._add_batch(batch)
-                    batch = []
-            self._add_batch(batch)
-
-    def _add_batch(self, batch: list[tuple[StreamKey, Policy]]) -> None:
-        breathe()
-        with self._lock:
-            for key, policy in batch:
-                self._add(key, policy)
+            for batch in slices(streams, _BULK_CHUNK):
+                breathe()
+                with self._lock:
+                    for key, policy in batch:
+                        self._add(key, policy)
 
     def _add(self, key: StreamKey, policy: Policy) -> None:
         prev = self._status.get(key)
@@ -243,14 +235,8 @@ class StateStore:
     def apply_bulk(self, keys: Iterable[StreamKey], verdict: Verdict, now: float) -> None:
         """One verdict for many streams (a list round); untracked keys are ignored."""
         memo = _Memo()
-        batch: list[StreamKey] = []
         with self.together():
-            for key in keys:
-                batch.append(key)
-                if len(batch) >= _BULK_CHUNK:
-                    self._apply_batch(batch, verdict, now, memo)
-                    batch = []
-            if batch:
+            for batch in slices(keys, _BULK_CHUNK):
                 self._apply_batch(batch, verdict, now, memo)
 
     def _apply_batch(
