@@ -262,18 +262,19 @@ class Exchange:
         batch = [head]
         size = len(head)
         room = outflow.room()  # as much as the client can take at once, on top of a slice
+
+        async def send(data: bytes) -> None:
+            nonlocal room
+            await outflow.write(data, room)
+            room = outflow.room()
+
         for chunk in chunks:
-            if size + len(chunk) > WRITE_SLICE + room and size:
-                await outflow.write(b"".join(batch), room)
+            big = len(chunk) >= WRITE_SLICE  # sliced by the outflow, without a copy
+            if size and (big or size + len(chunk) > WRITE_SLICE + room):
+                await send(b"".join(batch))  # what came before goes first
                 batch, size = [], 0
-                room = outflow.room()
-            if len(chunk) >= WRITE_SLICE:
-                if batch:
-                    await outflow.write(b"".join(batch), room)
-                    batch, size = [], 0
-                    room = outflow.room()
-                await outflow.write(chunk, room)  # sliced there, without a copy
-                room = outflow.room()
+            if big:
+                await send(chunk)
                 continue
             batch.append(chunk)
             size += len(chunk)
